@@ -1,0 +1,195 @@
+"""``run``, ``once``, ``check-config`` and ``dump-config``, and the wiring they share.
+
+``build_app`` is the composition root: the only place that creates the HTTP client, the
+store, the parser pool and the notifiers, and hands them to the pipeline, the delivery worker
+and the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import httpx
+import structlog
+import yaml
+
+from monitor import config as config_mod
+from monitor.clock import SystemClock
+from monitor.config import Settings, load_config, resolve_config_path
+from monitor.daemon import CycleSummary, Daemon
+from monitor.deliver import DeliveryWorker
+from monitor.fetch import FeedFetcher, build_client
+from monitor.metrics import Metrics
+from monitor.notifiers import build_notifier
+from monitor.observability import add_secrets, configure_logging
+from monitor.parse_pool import ProcessParser
+from monitor.pipeline import FeedPoller, PollOutcome, PollPolicy
+from monitor.ports import Notifier
+from monitor.store import SqliteStore
+
+log = structlog.get_logger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run the daemon: poll on schedule, deliver, serve probes")
+    run.add_argument("--watch-config", action="store_true",
+                     help="reload the config when the file changes (as SIGHUP does)")
+    run.set_defaults(func=cmd_run)
+    once = sub.add_parser("once", help="poll every feed once, deliver what is due, print a summary")
+    once.set_defaults(func=cmd_once)
+    check = sub.add_parser("check-config", help="validate the config, watchlists and rules")
+    check.set_defaults(func=cmd_check_config)
+    dump = sub.add_parser("dump-config", help="print the effective config, secrets redacted")
+    dump.set_defaults(func=cmd_dump_config)
+
+
+# --- the application object ------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    """Every real object of one running monitor, built from one ``Settings``."""
+
+    settings: Settings
+    store: SqliteStore
+    client: httpx.AsyncClient
+    parser: ProcessParser
+    poller: FeedPoller
+    worker: DeliveryWorker
+    metrics: Metrics
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self.parser.close()
+        self.store.close()
+
+
+def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
+    """Compose the monitor from ``settings`` (the composition root)."""
+    out = stream or sys.stdout
+    clock = SystemClock()
+    http = settings.model.http
+    store = SqliteStore(settings.state_path)
+    client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
+                          max_connections=http.global_limit * 2)
+    fetcher = FeedFetcher(client=client, clock=clock, max_bytes=http.max_bytes,
+                          timeout_s=http.timeout_s, max_redirects=http.max_redirects,
+                          per_host_limit=http.per_host_limit, global_limit=http.global_limit)
+    parser = ProcessParser(time_limit_s=settings.model.defaults.parse_time_limit_s)
+    notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
+    delivery = settings.model.delivery
+    worker = DeliveryWorker(
+        store=store, notifiers=notifiers, clock=clock,
+        retry_schedule_s=delivery.retry_schedule_s, give_up_after_s=delivery.give_up_after_s,
+        rate_limits={d.id: (d.rate_per_s, d.burst) for d in settings.destinations if d.rate_per_s},
+    )
+    poller = FeedPoller(
+        fetcher=fetcher, parser=parser, store=store, pack=settings.pack,
+        destinations=settings.destinations, clock=clock, policy=_policy(settings),
+    )
+    return App(settings=settings, store=store, client=client, parser=parser, poller=poller,
+               worker=worker, metrics=Metrics(), notifiers=notifiers)
+
+
+def _build_notifiers(
+    settings: Settings, *, client: httpx.AsyncClient, clock: SystemClock, stream: TextIO
+) -> dict[str, Notifier]:
+    color = stream.isatty() and "NO_COLOR" not in os.environ
+    return {
+        spec.id: build_notifier(spec, client=client, clock=clock, stream=stream, color=color)
+        for spec in settings.destinations
+    }
+
+
+def _policy(settings: Settings) -> PollPolicy:
+    defaults = settings.model.defaults
+    return PollPolicy(max_story_age_s=settings.max_story_age_s, backoff_cap_s=defaults.backoff_cap_s)
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Load the config named on the command line and set up logging with its secrets."""
+    settings = load_config(resolve_config_path(args.config))
+    fmt = settings.model.log.format
+    configure_logging(json=None if fmt == "auto" else fmt == "json", level=settings.model.log.level,
+                      secrets=settings.secrets)
+    for dest_id in settings.skipped_destinations:
+        log.info("destination_skipped", destination=dest_id, reason="url or token is empty")
+    return settings
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    summary = asyncio.run(_once(settings))
+    print(_format_summary(summary))
+    return 0
+
+
+async def _once(settings: Settings) -> CycleSummary:
+    app = build_app(settings)
+    try:
+        daemon = Daemon(feeds=settings.feeds, poller=app.poller, worker=app.worker,
+                        observe=app.metrics.observe_poll)
+        return await daemon.once()
+    finally:
+        await app.aclose()
+
+
+def _format_summary(summary: CycleSummary) -> str:
+    lines = [
+        f"feeds ok: {summary.feeds_ok}  failed: {summary.feeds_failed}  "
+        f"stories new: {summary.stories_new}  alerts queued: {summary.alerts_queued}  "
+        f"sent: {summary.alerts_sent}  still pending: {summary.alerts_pending}"
+    ]
+    lines += [f"  failed {feed_id}: {error}" for feed_id, error in summary.failures]
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    from monitor.runtime import Runtime  # the service wiring (probes, reload) lives there
+
+    return asyncio.run(Runtime(settings, build_app=build_app, config_arg=args.config,
+                               watch_config=args.watch_config).run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = load_config(resolve_config_path(args.config))
+    pack = settings.pack.summary()
+    print(f"config: {settings.path} is valid")
+    print(f"  feeds: {len(settings.feeds)}")
+    print("  detection: " + ", ".join(f"{name} {count}" for name, count in pack.items()))
+    print(f"  topics: {', '.join(settings.pack.topics)}"
+          + (f" (disabled: {', '.join(sorted(settings.disabled_topics))})"
+             if settings.disabled_topics else ""))
+    active = ", ".join(f"{d.id} ({d.type}, >= {d.min_severity})" for d in settings.destinations)
+    print(f"  destinations: {active or 'none'}")
+    if settings.skipped_destinations:
+        print(f"  skipped (empty URL): {', '.join(settings.skipped_destinations)}")
+    print(f"  state: {settings.state_path}")
+    return 0
+
+
+def cmd_dump_config(args: argparse.Namespace) -> int:
+    settings = load_config(resolve_config_path(args.config))
+    data: dict[str, Any] = config_mod.redacted_dump(settings)
+    yaml.safe_dump(data, sys.stdout, sort_keys=False, allow_unicode=True)
+    return 0
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+__all__ = ["App", "PollOutcome", "add_secrets", "build_app", "contextlib", "load_settings"]

@@ -1,0 +1,114 @@
+"""One exception tree for the whole monitor.
+
+    MonitorError
+    ├── ConfigError          bad config, watchlist or rule file (exit 2); names file, key path, value
+    ├── FetchError           a feed could not be fetched; always names the feed
+    │   ├── FetchTimeout         total deadline or connect/read timeout
+    │   ├── FetchTooLarge        body (after decompression) past the byte cap
+    │   ├── FetchHTTPStatus      a non-2xx/304 answer (carries status and Retry-After)
+    │   ├── FetchRedirectError   too many redirects, or a redirect to a non-http(s) URL
+    │   └── FetchConnectError    DNS, refused, reset, TLS
+    ├── ParseError           the body is not a feed, or parsing overran its time limit
+    ├── StoreError           the state database cannot be opened or written
+    └── DeliveryError        a destination refused or failed an alert
+        ├── RetryableDelivery    try again later (5xx, timeout, 429 with Retry-After)
+        └── PermanentDelivery    never retry (410, Slack invalid_token ...): dead-letter
+
+Adapters translate third-party exceptions into these with ``raise ... from exc`` so no
+httpx, sqlite3 or feedparser exception escapes them.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """A configuration, watchlist or rule file is invalid.
+
+    ``file`` and ``key_path`` locate the problem for the operator.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key_path: str | None = None):
+        self.file = file
+        self.key_path = key_path
+        where = ": ".join(part for part in (file, key_path) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class FetchError(MonitorError):
+    """A feed could not be fetched."""
+
+    def __init__(self, feed_id: str, message: str):
+        self.feed_id = feed_id
+        self.reason = message
+        super().__init__(f"fetch: {message} from {feed_id}")
+
+
+class FetchTimeout(FetchError):
+    """The fetch ran past its deadline."""
+
+
+class FetchTooLarge(FetchError):
+    """The (decompressed) body exceeded the byte cap."""
+
+
+class FetchHTTPStatus(FetchError):
+    """The server answered with a status that is neither success nor 304."""
+
+    def __init__(self, feed_id: str, status: int, *, retry_after_s: float | None = None):
+        self.status = status
+        self.retry_after_s = retry_after_s
+        super().__init__(feed_id, f"HTTP {status}")
+
+
+class FetchRedirectError(FetchError):
+    """Too many redirects, or a redirect to a scheme other than http(s)."""
+
+
+class FetchConnectError(FetchError):
+    """The connection could not be made or broke."""
+
+
+class ParseError(MonitorError):
+    """The body is not a feed we can read."""
+
+    def __init__(self, feed_id: str, message: str):
+        self.feed_id = feed_id
+        self.reason = message
+        super().__init__(f"parse: {message} in {feed_id}")
+
+
+class StoreError(MonitorError):
+    """The state store failed."""
+
+
+class DeliveryError(MonitorError):
+    """A destination failed to take an alert."""
+
+    def __init__(self, destination_id: str, message: str):
+        self.destination_id = destination_id
+        self.reason = message
+        super().__init__(f"deliver: {message} at {destination_id}")
+
+
+class RetryableDelivery(DeliveryError):
+    """Try again later; ``retry_after_s`` is the server's own wish, if it gave one."""
+
+    def __init__(self, destination_id: str, message: str, *, retry_after_s: float | None = None):
+        self.retry_after_s = retry_after_s
+        super().__init__(destination_id, message)
+
+
+class PermanentDelivery(DeliveryError):
+    """The destination will never accept this (or any) alert: dead-letter it.
+
+    ``disable`` is true when the destination itself is gone (Slack invalid_token, webhook 410)
+    rather than this one payload being refused.
+    """
+
+    def __init__(self, destination_id: str, message: str, *, disable: bool = False):
+        self.disable = disable
+        super().__init__(destination_id, message)

@@ -1,0 +1,283 @@
+"""The values that flow between stages: frozen dataclasses, stdlib only.
+
+Datetimes are timezone-aware UTC everywhere. Text fields hold plain text (HTML already
+stripped, entities decoded); escaping happens at output, in ``render``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Field = Literal["title", "summary", "content"]
+Side = Literal["dprk", "russia", "other"]
+HealthState = Literal["new", "ok", "failing", "stale"]
+OutboxStatus = Literal["pending", "sent", "dead"]
+EventType = Literal["alert.created", "alert.updated", "feed.health"]
+
+
+class Severity(enum.IntEnum):
+    """How urgent an assessment is; ordered so ``>=`` compares urgency."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        """``"high"`` → ``Severity.HIGH``; raises ``ValueError`` naming the choices."""
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            choices = ", ".join(str(s) for s in cls)
+            raise ValueError(f"unknown severity {name!r} (choose one of {choices})") from None
+
+
+# --- configuration handed to stages (built by config.py) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to poll, as configured."""
+
+    id: str
+    url: str
+    interval_s: float = 900.0
+    tags: tuple[str, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSpec:
+    """One place alerts go, as configured. ``secrets`` and ``url`` may be secret."""
+
+    id: str
+    type: str
+    url: str | None = None
+    secrets: tuple[str, ...] = ()
+    token: str | None = None
+    channel: str | None = None
+    min_severity: Severity = Severity.MEDIUM
+    rules: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    rate_per_s: float | None = None
+    burst: int = 1
+    digest_every_s: float | None = None
+    timeout_s: float = 10.0
+
+
+# --- fetch → parse --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What the server sent: ``status`` 200 with a body, or 304 with none."""
+
+    feed_id: str
+    url: str
+    status: int
+    body: bytes
+    fetched_at: datetime
+    content_type: str | None = None
+    content_location: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    cache_control: str | None = None
+    expires: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One feed item, as plain text. ``key`` is filled by ``dedup.story_key``."""
+
+    feed_id: str
+    title: str
+    url: str | None
+    fetched_at: datetime
+    guid: str | None = None
+    guid_is_permalink: bool = False
+    summary: str = ""
+    content: str = ""
+    published_at: datetime | None = None
+    outlet: str | None = None
+    key: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed body: the feed's own metadata and its stories."""
+
+    feed_id: str
+    version: str
+    title: str | None
+    stories: tuple[Story, ...]
+    ttl_s: float | None = None
+    encoding: str | None = None
+    bozo: str | None = None
+
+
+# --- match → assess -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One matched span. ``start``/``end`` index the original text of ``field``."""
+
+    kind: Literal["entity", "term"]
+    ref: str
+    text: str
+    field: Field
+    start: int
+    end: int
+    side: str | None = None
+    entity_type: str | None = None
+    weak: bool = False
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """One rule that fired, why, and what it scored."""
+
+    rule_id: str
+    topic: str
+    score: float
+    severity: Severity
+    hits: tuple[Hit, ...] = ()
+    path: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The verdict on one story: the best rule decides severity; all hits are evidence."""
+
+    story_key: str
+    matches: tuple[RuleMatch, ...] = ()
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def severity(self) -> Severity | None:
+        return max((m.severity for m in self.matches), default=None)
+
+    @property
+    def score(self) -> float:
+        return max((m.score for m in self.matches), default=0.0)
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(m.rule_id for m in self.matches)
+
+    @property
+    def top(self) -> RuleMatch | None:
+        return max(self.matches, key=lambda m: (m.severity, m.score), default=None)
+
+
+# --- route → outbox → deliver ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message for one destination. ``key`` is the idempotency key (``webhook-id``)."""
+
+    key: str
+    destination_id: str
+    event: EventType
+    rule_id: str
+    topic: str
+    severity: Severity
+    score: float
+    story: Story
+    hits: tuple[Hit, ...]
+    created_at: datetime
+    rule_ids: tuple[str, ...] = ()
+    cluster_id: str = ""
+    also_reported_by: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_json(self) -> str:
+        """Serialise for the outbox; ``from_json`` reverses it exactly."""
+        return json.dumps(asdict(self), default=_encode, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Alert:
+        raw = json.loads(text)
+        story = raw.pop("story")
+        for name in ("fetched_at", "published_at"):
+            story[name] = _decode_dt(story[name])
+        story["tags"] = tuple(story["tags"])
+        return cls(
+            **{
+                **raw,
+                "severity": Severity(raw["severity"]),
+                "story": Story(**story),
+                "hits": tuple(Hit(**h) for h in raw["hits"]),
+                "created_at": _decode_dt(raw["created_at"]),
+                "rule_ids": tuple(raw["rule_ids"]),
+                "also_reported_by": tuple(raw["also_reported_by"]),
+                "extra": tuple(tuple(pair) for pair in raw["extra"]),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A row of the durable outbox."""
+
+    id: int
+    alert: Alert
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    fallback_sent: bool = False
+
+    @property
+    def destination_id(self) -> str:
+        return self.alert.destination_id
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What we remember about one feed between polls."""
+
+    feed_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_new_item_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    health: HealthState = "new"
+    items_seen: int = 0
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _decode_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,99 @@
+"""The seams between orchestration and I/O, as Protocols.
+
+``pipeline`` and ``deliver`` only see these; ``cli`` plugs in the real adapters and tests plug
+in fakes that satisfy the same shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from monitor.models import (
+    Alert,
+    FeedSpec,
+    FeedState,
+    FetchResult,
+    OutboxEntry,
+    ParsedFeed,
+    Story,
+)
+
+
+class Clock(Protocol):
+    """Tells the time (UTC, aware). Tests pass a fake they can move."""
+
+    def now(self) -> datetime: ...
+
+
+class Fetcher(Protocol):
+    """Fetches one feed, conditionally, within its deadline and byte cap."""
+
+    async def fetch(self, feed: FeedSpec, state: FeedState) -> FetchResult: ...
+
+
+class Parser(Protocol):
+    """Turns a fetched body into stories (in a worker process, with a time limit)."""
+
+    async def parse(self, result: FetchResult, feed: FeedSpec) -> ParsedFeed: ...
+
+
+class Notifier(Protocol):
+    """Sends one alert to one destination; raises ``DeliveryError`` subclasses on failure."""
+
+    destination_id: str
+
+    async def send(self, alert: Alert, *, plain: bool = False) -> None: ...
+
+
+class Store(Protocol):
+    """Durable state: feed states, seen stories and the alert outbox."""
+
+    def feed_state(self, feed_id: str) -> FeedState: ...
+
+    def save_feed_state(self, state: FeedState) -> None: ...
+
+    def feed_states(self) -> list[FeedState]: ...
+
+    def unseen(self, stories: Sequence[Story]) -> list[Story]: ...
+
+    def commit_stories(
+        self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime
+    ) -> int: ...
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]: ...
+
+    def mark_sent(self, entry_id: int, now: datetime) -> None: ...
+
+    def mark_retry(
+        self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
+    ) -> None: ...
+
+    def mark_dead(self, entry_id: int, error: str, now: datetime) -> None: ...
+
+    def mark_fallback_sent(self, entry_id: int) -> None: ...
+
+    def outbox(
+        self, status: str | None = None, limit: int = 100
+    ) -> list[OutboxEntry]: ...
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
+
+    def requeue(self, entry_ids: Iterable[int], now: datetime) -> int: ...
+
+    def requeue_dead(self, now: datetime) -> int: ...
+
+    def purge_sent(self, older_than: datetime) -> int: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def oldest_pending_at(self) -> datetime | None: ...
+
+    def disabled_destinations(self) -> dict[str, str]: ...
+
+    def disable_destination(self, destination_id: str, reason: str, now: datetime) -> None: ...
+
+    def enable_destination(self, destination_id: str) -> None: ...
+
+    def close(self) -> None: ...

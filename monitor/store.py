@@ -1,0 +1,352 @@
+"""SQLite state store: feed states, seen stories and the alert outbox.
+
+One file, WAL mode, a versioned schema (``PRAGMA user_version``; migrations run in order at
+open). The outbox is the hand-off between detection and delivery: a story is marked seen and
+its alerts are queued in ONE transaction (``commit_stories``), so a crash either loses both (the
+story is polled again) or keeps both (the alert is delivered later). Times are stored as UTC
+epoch seconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import StoreError
+from monitor.models import Alert, FeedState, OutboxEntry, Story
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE feeds (
+        feed_id TEXT PRIMARY KEY,
+        etag TEXT, last_modified TEXT, body_hash TEXT,
+        last_status INTEGER, last_error TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at REAL, last_success_at REAL, last_new_item_at REAL, next_poll_at REAL,
+        health TEXT NOT NULL DEFAULT 'new',
+        items_seen INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE stories (
+        key TEXT PRIMARY KEY,
+        feed_id TEXT NOT NULL,
+        url TEXT, title TEXT NOT NULL,
+        first_seen_at REAL NOT NULL
+    );
+    CREATE INDEX stories_first_seen ON stories(first_seen_at);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_key TEXT NOT NULL,
+        destination_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        sent_at REAL,
+        last_error TEXT,
+        fallback_sent INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (alert_key, destination_id)
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE TABLE destinations (
+        destination_id TEXT PRIMARY KEY,
+        disabled_reason TEXT NOT NULL,
+        disabled_at REAL NOT NULL
+    );
+    """,
+)
+
+_FEED_COLUMNS = (
+    "feed_id etag last_modified body_hash last_status last_error consecutive_failures "
+    "last_attempt_at last_success_at last_new_item_at next_poll_at health items_seen"
+).split()
+_FEED_TIMES = frozenset({"last_attempt_at", "last_success_at", "last_new_item_at", "next_poll_at"})
+_OUTBOX_SELECT = (
+    "SELECT id, payload, status, attempts, next_attempt_at, created_at, last_error, sent_at, "
+    "fallback_sent FROM outbox"
+)
+
+
+class SqliteStore:
+    """The embedded state store (satisfies ``ports.Store``)."""
+
+    def __init__(self, path: Path | str, *, extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = ()):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            for ensure in extra_schema:
+                ensure(self.conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"store: cannot open {path}: {exc}") from exc
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StoreError(
+                f"store: {self.path} has schema version {version}, newer than this program "
+                f"({len(_MIGRATIONS)}); upgrade sanctions-monitor"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error; re-entrant per thread."""
+        with self._lock:
+            if self.conn.in_transaction:
+                yield self.conn
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"store: {exc}") from exc
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store: {exc}") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def feed_state(self, feed_id: str) -> FeedState:
+        rows = self._query(
+            f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds WHERE feed_id = ?", (feed_id,)
+        )
+        return _feed_from_row(rows[0]) if rows else FeedState(feed_id=feed_id)
+
+    def feed_states(self) -> list[FeedState]:
+        rows = self._query(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY feed_id")
+        return [_feed_from_row(row) for row in rows]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        values = [_to_db(name, getattr(state, name)) for name in _FEED_COLUMNS]
+        placeholders = ", ".join("?" for _ in _FEED_COLUMNS)
+        self._write(
+            f"INSERT OR REPLACE INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES ({placeholders})",
+            values,
+        )
+
+    # --- stories ----------------------------------------------------------------------------
+
+    def unseen(self, stories: Sequence[Story]) -> list[Story]:
+        """The stories whose key is not stored yet, in their original order, without repeats."""
+        keys = list(dict.fromkeys(s.key for s in stories))
+        seen: set[str] = set()
+        for chunk_start in range(0, len(keys), 500):
+            chunk = keys[chunk_start : chunk_start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(f"SELECT key FROM stories WHERE key IN ({marks})", chunk)
+            seen.update(row[0] for row in rows)
+        fresh: dict[str, Story] = {}
+        for story in stories:
+            if story.key not in seen and story.key not in fresh:
+                fresh[story.key] = story
+        return list(fresh.values())
+
+    def commit_stories(self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime) -> int:
+        """Mark ``stories`` seen and queue ``alerts`` atomically; returns alerts newly queued."""
+        queued = 0
+        ts = now.timestamp()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO stories (key, feed_id, url, title, first_seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(s.key, s.feed_id, s.url, s.title, ts) for s in stories],
+            )
+            for alert in alerts:
+                queued += self._enqueue(conn, alert, ts)
+        return queued
+
+    def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int:
+        """Queue alerts that belong to no new story (health events, follow-ups)."""
+        with self.transaction() as conn:
+            return sum(self._enqueue(conn, alert, now.timestamp()) for alert in alerts)
+
+    @staticmethod
+    def _enqueue(conn: sqlite3.Connection, alert: Alert, ts: float) -> int:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO outbox (alert_key, destination_id, event, payload, "
+            "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (alert.key, alert.destination_id, alert.event, alert.to_json(), ts, ts, ts),
+        )
+        return cursor.rowcount
+
+    def prune_stories(self, older_than: datetime) -> int:
+        return self._write("DELETE FROM stories WHERE first_seen_at < ?", (older_than.timestamp(),))
+
+    def story_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM stories")[0][0])
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
+        rows = self._query(
+            f"{_OUTBOX_SELECT} WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY id LIMIT ?",
+            (now.timestamp(), limit),
+        )
+        return [_entry_from_row(row) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        return _from_ts(rows[0][0])
+
+    def mark_sent(self, entry_id: int, now: datetime) -> None:
+        ts = now.timestamp()
+        self._write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, "
+            "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            (ts, ts, entry_id),
+        )
+
+    def mark_retry(
+        self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
+    ) -> None:
+        self._write(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ?, "
+            "attempts = attempts + ? WHERE id = ? AND status = 'pending'",
+            (next_attempt_at.timestamp(), error, datetime.now(UTC).timestamp(),
+             1 if count_attempt else 0, entry_id),
+        )
+
+    def mark_dead(self, entry_id: int, error: str, now: datetime) -> None:
+        self._write(
+            "UPDATE outbox SET status = 'dead', last_error = ?, updated_at = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            (error, now.timestamp(), entry_id),
+        )
+
+    def mark_fallback_sent(self, entry_id: int) -> None:
+        self._write("UPDATE outbox SET fallback_sent = 1 WHERE id = ?", (entry_id,))
+
+    def outbox(self, status: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self._query(f"{_OUTBOX_SELECT} {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [_entry_from_row(row) for row in rows]
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        rows = self._query(f"{_OUTBOX_SELECT} WHERE id = ?", (entry_id,))
+        return _entry_from_row(rows[0]) if rows else None
+
+    def requeue(self, entry_ids: Iterable[int], now: datetime) -> int:
+        ts = now.timestamp()
+        with self.transaction() as conn:
+            return sum(
+                conn.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
+                    "attempts = 0, fallback_sent = 0 WHERE id = ? AND status != 'pending'",
+                    (ts, ts, entry_id),
+                ).rowcount
+                for entry_id in entry_ids
+            )
+
+    def requeue_dead(self, now: datetime) -> int:
+        ts = now.timestamp()
+        return self._write(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
+            "attempts = 0, fallback_sent = 0 WHERE status = 'dead'",
+            (ts, ts),
+        )
+
+    def purge_sent(self, older_than: datetime) -> int:
+        return self._write(
+            "DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?", (older_than.timestamp(),)
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "sent": 0, "dead": 0}
+        for status, count in self._query("SELECT status, count(*) FROM outbox GROUP BY status"):
+            counts[status] = count
+        return counts
+
+    def oldest_pending_at(self) -> datetime | None:
+        rows = self._query("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
+        return _from_ts(rows[0][0])
+
+    # --- destinations -----------------------------------------------------------------------
+
+    def disabled_destinations(self) -> dict[str, str]:
+        rows = self._query("SELECT destination_id, disabled_reason FROM destinations")
+        return {dest: reason for dest, reason in rows}
+
+    def disable_destination(self, destination_id: str, reason: str, now: datetime) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO destinations (destination_id, disabled_reason, disabled_at) "
+            "VALUES (?, ?, ?)",
+            (destination_id, reason, now.timestamp()),
+        )
+
+    def enable_destination(self, destination_id: str) -> None:
+        self._write("DELETE FROM destinations WHERE destination_id = ?", (destination_id,))
+
+
+# --- row conversion --------------------------------------------------------------------------
+
+
+def _to_db(name: str, value: Any) -> Any:
+    return value.timestamp() if name in _FEED_TIMES and value is not None else value
+
+
+def _from_ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _feed_from_row(row: tuple[Any, ...]) -> FeedState:
+    values = {
+        name: _from_ts(value) if name in _FEED_TIMES else value
+        for name, value in zip(_FEED_COLUMNS, row, strict=True)
+    }
+    return FeedState(**values)
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> OutboxEntry:
+    entry_id, payload, status, attempts, next_at, created, error, sent, fallback = row
+    return OutboxEntry(
+        id=entry_id,
+        alert=Alert.from_json(payload),
+        status=status,
+        attempts=attempts,
+        next_attempt_at=datetime.fromtimestamp(next_at, UTC),
+        created_at=datetime.fromtimestamp(created, UTC),
+        last_error=error,
+        sent_at=_from_ts(sent),
+        fallback_sent=bool(fallback),
+    )

@@ -13,6 +13,8 @@
     └── DeliveryError        a destination refused or failed an alert
         ├── RetryableDelivery    try again later (5xx, timeout, 429 with Retry-After)
         └── PermanentDelivery    never retry (410, Slack invalid_token ...): dead-letter
+            └── PayloadRejected      this payload's shape was refused (Slack invalid_blocks):
+                                     a plain-text fallback may still pass
 
 Adapters translate third-party exceptions into these with ``raise ... from exc`` so no
 httpx, sqlite3 or feedparser exception escapes them.
@@ -112,3 +114,10 @@ class PermanentDelivery(DeliveryError):
     def __init__(self, destination_id: str, message: str, *, disable: bool = False):
         self.disable = disable
         super().__init__(destination_id, message)
+
+
+class PayloadRejected(PermanentDelivery):
+    """The destination refused this message's format (Slack ``invalid_blocks``).
+
+    The delivery worker sends a plain-text fallback once before dead-lettering the alert.
+    """

@@ -215,6 +215,14 @@ class SqliteStore:
     def story_count(self) -> int:
         return int(self._query("SELECT count(*) FROM stories")[0][0])
 
+    def story_counts_since(self, since: datetime) -> dict[str, int]:
+        """Stories first seen at or after ``since``, per feed id (``feeds`` shows items per day)."""
+        rows = self._query(
+            "SELECT feed_id, count(*) FROM stories WHERE first_seen_at >= ? GROUP BY feed_id",
+            (since.timestamp(),),
+        )
+        return {feed_id: int(count) for feed_id, count in rows}
+
     # --- outbox -----------------------------------------------------------------------------
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:

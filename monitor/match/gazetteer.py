@@ -1,0 +1,288 @@
+"""The gazetteer: every alias and term in one Aho-Corasick automaton, with per-script boundaries.
+
+For ``Pack.match``: ``Gazetteer.scan(field, text)`` folds the text once (``normalise``), runs one
+multi-pattern pass (pyahocorasick, overlapping matches included) and keeps a match only where
+its script allows a word to end:
+
+- Latin and digits: whole words (``Kim`` never matches inside ``Kimberley``); an entry ending
+  in ``*`` may continue (``suppl*``);
+- Hangul names: nothing Hangul before, and after them only a particle sequence (``김정은이``,
+  ``북한과의``); Hangul terms match inside compounds (``대북제재``);
+- Cyrillic: nothing Cyrillic before; the alias is compiled as a stem and the rest of the word
+  must be a nominal ending (``Путина``, ``России``, ``Ким Чен Ыну``).
+
+Watchlist files hold ``entities``: each has an ``id``, a ``type`` (person, organisation, state,
+place, vessel, goods, ...), a ``side`` (``dprk``, ``russia`` or ``other``), a ``label`` and
+``aliases``; ``weak`` aliases (``Kim``, ``Maria``) are reported with ``weak=True`` and count
+only when confirmed by a strong hit of the same entity or of an entity on one of the sides in
+``confirmed_by`` (default: the entity's own side; see ``assess``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ahocorasick
+
+from monitor.match import morph
+from monitor.match.normalise import (
+    CYRILLIC,
+    HANGUL,
+    LATIN,
+    NormText,
+    char_after,
+    char_before,
+    fold,
+    normalise,
+    script_of,
+    unfold,
+)
+from monitor.match.schema import Where, choice, ident, mapping, sequence, text
+from monitor.match.terms import TermList
+from monitor.models import Field, Hit
+
+SIDES = ("dprk", "russia", "other")
+ENTITY_KEYS = (
+    *("id", "type", "side", "label", "aliases", "weak", "confirmed_by"),
+    *("description", "notes", "refs"),
+)
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+
+# Right-boundary modes of a compiled pattern.
+_WORD, _ANY, _KO, _RU = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A named thing to find in stories, on one side of a transfer."""
+
+    id: str
+    type: str
+    side: str
+    label: str
+    aliases: tuple[str, ...]
+    weak: tuple[str, ...] = ()
+    confirmed_by: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """One automaton key's meaning: which entity or term list, and how to check its edges."""
+
+    kind: Literal["entity", "term"]
+    ref: str
+    label: str
+    side: str | None
+    entity_type: str | None
+    weak: bool
+    length: int
+    left_check: bool
+    right_mode: int
+    first_script: str
+    last_script: str
+
+
+def parse_entities(value: Any, where: Where) -> list[Entity]:
+    """Read the ``entities`` list of one watchlist file."""
+    return [_parse_entity(spec, where.at(i)) for i, spec in enumerate(sequence(value, where))]
+
+
+def _parse_entity(spec: Any, where: Where) -> Entity:
+    body = mapping(spec, where, ENTITY_KEYS)
+    if "id" not in body:
+        raise where.error("entity has no 'id'")
+    entity_id = ident(body["id"], where.at("id"))
+    where = Where(where.file, f"entities[{entity_id}]")
+    aliases = tuple(text(a, where.at("aliases").at(i)) for i, a in _items(body, "aliases", where))
+    weak = tuple(text(a, where.at("weak").at(i)) for i, a in _items(body, "weak", where))
+    if not aliases:
+        raise where.error(f"entity {entity_id!r} has no aliases")
+    for alias in (*aliases, *weak):
+        if not fold(alias.rstrip("*")):
+            raise where.error(f"alias {alias!r} has no letters or digits")
+    side = choice(body.get("side", "other"), where.at("side"), SIDES)
+    default_confirm = [side] if side != "other" else []
+    confirmed_by = tuple(
+        choice(v, where.at("confirmed_by"), SIDES)
+        for v in sequence(body.get("confirmed_by", default_confirm), where.at("confirmed_by"))
+    )
+    return Entity(
+        id=entity_id,
+        type=ident(body.get("type", "other"), where.at("type")),
+        side=side,
+        label=text(body.get("label", aliases[0]), where.at("label")),
+        aliases=aliases,
+        weak=weak,
+        confirmed_by=confirmed_by,
+        source=where.file,
+    )
+
+
+def _items(body: Any, key: str, where: Where) -> Iterable[tuple[int, Any]]:
+    return enumerate(sequence(body.get(key), where.at(key)))
+
+
+class Gazetteer:
+    """All aliases and terms compiled into one automaton; ``scan`` is pure and cheap."""
+
+    def __init__(self, entities: Sequence[Entity], term_lists: Sequence[TermList]) -> None:
+        self._automaton: Any = ahocorasick.Automaton()
+        self._keys: dict[str, list[_Pattern]] = {}
+        self.alias_count = 0
+        for entity in entities:
+            for alias in entity.aliases:
+                self._add(alias, self._entity_pattern(entity, weak=False))
+            for alias in entity.weak:
+                self._add(alias, self._entity_pattern(entity, weak=True))
+        for term_list in term_lists:
+            for term in term_list.terms:
+                self._add(term, _template("term", term_list.id, term_list.label, None, None))
+        for key, patterns in self._keys.items():
+            self._automaton.add_word(key, tuple(patterns))
+        if self._keys:
+            self._automaton.make_automaton()
+        self.key_count = len(self._keys)
+
+    @staticmethod
+    def _entity_pattern(entity: Entity, *, weak: bool) -> _Pattern:
+        return _template("entity", entity.id, entity.label, entity.side, entity.type, weak=weak)
+
+    def _add(self, raw: str, template: _Pattern) -> None:
+        self.alias_count += 1
+        for key, right_mode in _keys_for(raw, template.kind):
+            chars = unfold(key)
+            first, last = script_of(chars[0]), script_of(chars[-1])
+            left_check = not (template.kind == "term" and first == HANGUL)
+            if right_mode == _WORD and last == HANGUL:
+                right_mode = _KO if template.kind == "entity" else _ANY
+            pattern = _Pattern(
+                template.kind, template.ref, template.label, template.side,
+                template.entity_type, template.weak, len(key), left_check, right_mode, first, last,
+            )  # fmt: skip
+            bucket = self._keys.setdefault(key, [])
+            if pattern not in bucket:
+                bucket.append(pattern)
+
+    def scan(self, field: Field, raw: str) -> list[Hit]:
+        """Every boundary-respecting match in ``raw``, overlaps included, in text order."""
+        if not raw or not self._keys:
+            return []
+        norm = normalise(raw)
+        view = norm.text
+        hits: list[Hit] = []
+        for last_index, patterns in self._automaton.iter(view):
+            end = last_index + 1
+            for pattern in patterns:
+                start = end - pattern.length
+                stop = _accept(pattern, view, start, end)
+                if stop >= 0:
+                    hits.append(_hit(pattern, field, norm, start, stop))
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
+
+
+def _template(
+    kind: Literal["entity", "term"],
+    ref: str,
+    label: str,
+    side: str | None,
+    entity_type: str | None,
+    *,
+    weak: bool = False,
+) -> _Pattern:
+    return _Pattern(kind, ref, label, side, entity_type, weak, 0, True, _WORD, LATIN, LATIN)
+
+
+def _keys_for(raw: str, kind: str) -> list[tuple[str, int]]:
+    """The automaton keys (and right-boundary mode) one alias or term compiles to."""
+    wildcard = raw.endswith("*")
+    base = raw.rstrip("*").strip()
+    folded = fold(base)
+    forms = {folded}
+    if _ACRONYM.match(base):
+        forms.add(" ".join(folded))  # DPRK also as D.P.R.K. (folded: "d p r k")
+    if "." in base:
+        forms.add(folded.replace(" ", "") if all(len(w) == 1 for w in folded.split()) else folded)
+    keys: list[tuple[str, int]] = []
+    for form in sorted(forms):
+        if wildcard:
+            keys.append((form, _ANY))
+        elif script_of(unfold(form)[-1]) == CYRILLIC:
+            variants = morph.ru_variants(unfold(form))
+            keys.extend((_view(variant), _RU) for variant in variants)
+        else:
+            keys.append((form, _WORD))
+    return keys
+
+
+def _accept(pattern: _Pattern, view: str, start: int, end: int) -> int:
+    """Where the accepted match ends (past a Russian ending or a ``*`` tail), or -1."""
+    if pattern.left_check and start > 0:
+        prev = view[start - 1]
+        script = _ASCII_SCRIPTS[ord(prev)] if prev < "\x80" else script_of(char_before(view, start))
+        if script == pattern.first_script:
+            return -1
+    mode = pattern.right_mode
+    if end >= len(view):
+        return end
+    if mode == _WORD:
+        after = view[end]
+        script = (
+            _ASCII_SCRIPTS[ord(after)] if after < "\x80" else script_of(char_after(view, end)[0])
+        )
+        return end if script != pattern.last_script else -1
+    if mode == _ANY:
+        return end if pattern.last_script == HANGUL else _word_end(view, end)
+    run, run_end = _run(view, end, HANGUL if mode == _KO else CYRILLIC)
+    if run and run not in (morph.KO_FOLLOWERS if mode == _KO else morph.RU_ENDINGS):
+        return -1
+    return run_end if mode == _RU else end
+
+
+# Script class of every ASCII character, so most boundary checks are one string index.
+_ASCII_SCRIPTS = "".join(script_of(chr(code)) for code in range(128))
+
+
+def _word_end(view: str, start: int) -> int:
+    space = view.find(" ", start)
+    return len(view) if space < 0 else space
+
+
+def _run(view: str, start: int, script: str, limit: int = 8) -> tuple[str, int]:
+    """The characters of ``script`` from ``start`` (more than ``limit`` never qualify)."""
+    chars: list[str] = []
+    pos = start
+    while pos < len(view):
+        char, after = char_after(view, pos)
+        if script_of(char) != script:
+            break
+        chars.append(char)
+        pos = after
+        if len(chars) > limit:
+            break
+    return "".join(chars), pos
+
+
+def _view(chars: str) -> str:
+    return chars.encode("utf-8").decode("latin-1")
+
+
+def _hit(pattern: _Pattern, field: Field, norm: NormText, start: int, end: int) -> Hit:
+    orig_start, orig_end = norm.span(start, end)
+    # Positional arguments: measurably cheaper than keywords on this hot path.
+    return Hit(
+        pattern.kind,
+        pattern.ref,
+        norm.original[orig_start:orig_end],
+        field,
+        orig_start,
+        orig_end,
+        pattern.side,
+        pattern.entity_type,
+        pattern.weak,
+        pattern.label,
+    )

@@ -1,0 +1,206 @@
+"""Normalise story text for matching, keeping a map back to the original offsets.
+
+For the gazetteer (and whoever builds keys for it): ``normalise(text)`` returns a ``NormText``
+whose ``text`` is the folded form the Aho-Corasick automaton scans, and whose
+``span(start, end)`` turns a span of that folded form back into a span of the original, so
+highlights land on the words the reader saw.
+
+The folding, on C-level string methods (no per-character Python loop on the common path,
+because matching runs on every story of every feed):
+
+1. HTML stripped (tags become a space, entities decoded) when the text holds markup;
+2. NFKC (full-width letters, ligatures) when the text is not already NFKC;
+3. casefold (``KIM`` = ``kim``, ``ß`` = ``ss``);
+4. punctuation, hyphens, dots, quotes and apostrophes become a space, so
+   ``Kim Jong-un`` = ``KIM JONG UN`` and ``D.P.R.K.`` = ``d p r k`` (the gazetteer adds the
+   dotless variant for acronyms).
+
+Every step maps one character to one, so a folded position is an original position (except
+after HTML stripping or a length-changing fold, which keep explicit offset arrays). Runs of
+spaces are *not* collapsed: aliases fold the same way (``N. Korea`` gives ``n  korea`` in both),
+and collapsing would cost an offset map on every story with a hit.
+
+``text`` is a *byte view*: the UTF-8 bytes of the folded text, one ``str`` character per byte
+(latin-1). For English text it is the folded text itself. Why: pyahocorasick scans a node's
+children linearly, and a watchlist with Hangul and Cyrillic names gives the root node hundreds
+of children; over bytes the fan-out stays small and the scan is several times faster. Keys are
+folded the same way (``fold``), so they line up; ``char_before`` / ``char_after`` decode the
+characters around a match for the per-script boundary checks.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Non-ASCII punctuation and spaces news text actually carries (typographic quotes, dashes,
+# middle dots, NBSP, ideographic space ...). Every ASCII non-alphanumeric becomes a space too.
+_UNICODE_PUNCTUATION = (
+    "\u2019\u201c\u201d\u2018\u2014\u2013\u00a0\u2026\u00b7\u00ab\u00bb\u2010\u2011\u2012"
+    "\u2015\u201a\u201b\u201e\u201f\u2022\u2027\u2032\u2033\u2039\u203a\u2212\u3000\u3001"
+    "\u3002\u300a\u300b\u300c\u300d\u30fb\uff0c\uff0e\u200b\u200c\u200d\u2060\ufeff\u2028"
+    "\u2029\u00ad\u02bc\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u00a8\u00b4\u02b9\u02bb"
+)
+# The most frequent ones first: they are tried one by one with ``str.replace``, which turns
+# most English text with typographic quotes into ASCII (the fast path).
+_COMMON_PUNCTUATION = _UNICODE_PUNCTUATION[:12]
+_UNICODE_PUNCTUATION_RE = re.compile("[" + re.escape(_UNICODE_PUNCTUATION) + "]")
+_ASCII_FOLD = bytes(
+    (b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() else 32) if b < 128 else b
+    for b in range(256)
+)
+
+_MARKUP = re.compile(
+    r"<!--.*?-->"
+    r"|<(script|style)\b[^>]*>.*?</\1\s*>"
+    r"|</?[A-Za-z][^<>]*>"
+    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});",
+    re.S | re.I,
+)
+
+
+def fold(text: str) -> str:
+    """The folded byte view of an alias or term, as ``normalise`` makes of story text."""
+    return normalise(text).text.strip()
+
+
+def unfold(view: str) -> str:
+    """The characters of a byte view (for messages and script checks)."""
+    return view.encode("latin-1").decode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class NormText:
+    """Folded text (as a byte view) plus what it takes to map it back to the original."""
+
+    original: str
+    text: str
+    ascii_only: bool = True
+    # Per character of the folded text: the original span it came from (None = identity).
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` of the folded span ``text[start:end]``."""
+        if self.ascii_only and self.starts is None:
+            return start, end
+        first = self._char_pos(start)
+        last = self._char_pos(end - 1)
+        if self.starts is None or self.ends is None:
+            return first, last + 1
+        return self.starts[first], self.ends[last]
+
+    def _char_pos(self, byte_pos: int) -> int:
+        """The index of the character holding byte ``byte_pos`` of the view."""
+        if self.ascii_only:
+            return byte_pos
+        while byte_pos > 0 and "\x80" <= self.text[byte_pos] < "\xc0":
+            byte_pos -= 1  # back to the first byte of this character
+        return len(unfold(self.text[:byte_pos]))
+
+
+def normalise(text: str) -> NormText:
+    """Fold ``text`` (plain text or an HTML fragment) for matching; see the module docstring."""
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+    plain = text
+    if ("<" in text or "&" in text) and _MARKUP.search(text):
+        plain, starts, ends = _strip_markup(text)
+    if not plain.isascii():
+        for char in _COMMON_PUNCTUATION:  # one-for-one, so offsets do not move
+            if char in plain:
+                plain = plain.replace(char, " ")
+    if plain.isascii():
+        view = plain.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+        return NormText(text, view, True, starts, ends)
+    folded = plain.casefold()
+    if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
+        folded, starts, ends = _fold_slowly(plain, starts, ends)
+    folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
+    view = folded.encode("utf-8").translate(_ASCII_FOLD).decode("latin-1")
+    return NormText(text, view, len(view) == len(folded), starts, ends)
+
+
+def _strip_markup(text: str) -> tuple[str, list[int], list[int]]:
+    """Remove tags (each becomes one space) and decode entities, tracking original spans."""
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    cursor = 0
+    for match in _MARKUP.finditer(text):
+        if match.start() > cursor:
+            pieces.append(text[cursor : match.start()])
+            starts.extend(range(cursor, match.start()))
+            ends.extend(range(cursor + 1, match.start() + 1))
+        token = match.group(0)
+        decoded = html.unescape(token) if token.startswith("&") else " "
+        pieces.append(decoded)
+        starts.extend([match.start()] * len(decoded))
+        ends.extend([match.end()] * len(decoded))
+        cursor = match.end()
+    pieces.append(text[cursor:])
+    starts.extend(range(cursor, len(text)))
+    ends.extend(range(cursor + 1, len(text) + 1))
+    return "".join(pieces), starts, ends
+
+
+def _fold_slowly(
+    plain: str, starts: list[int] | None, ends: list[int] | None
+) -> tuple[str, list[int], list[int]]:
+    """NFKC + casefold one character at a time, for text where lengths change."""
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    for i, char in enumerate(plain):
+        folded = unicodedata.normalize("NFKC", char).casefold()
+        begin = starts[i] if starts is not None else i
+        finish = ends[i] if ends is not None else i + 1
+        out.append(folded)
+        new_starts.extend([begin] * len(folded))
+        new_ends.extend([finish] * len(folded))
+    return "".join(out), new_starts, new_ends
+
+
+# --- scripts, for per-script boundary checks ------------------------------------------------
+
+LATIN, HANGUL, CYRILLIC, OTHER, SPACE = "L", "H", "C", "O", " "
+
+
+def script_of(char: str) -> str:
+    """The script class of one folded character: Latin (and digits), Hangul, Cyrillic, other."""
+    if char == " ":
+        return SPACE
+    code = ord(char)
+    if code < 0x250:
+        return LATIN if char.isalnum() else OTHER
+    if 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return HANGUL
+    if 0x0400 <= code <= 0x052F:
+        return CYRILLIC
+    return OTHER
+
+
+def char_before(view: str, pos: int) -> str:
+    """The character that ends just before byte ``pos`` of a view (a space at the start)."""
+    if pos <= 0:
+        return " "
+    if view[pos - 1] < "\x80":
+        return view[pos - 1]
+    start = pos - 1
+    while start > 0 and "\x80" <= view[start] < "\xc0":
+        start -= 1
+    return unfold(view[start:pos])[-1:] or " "
+
+
+def char_after(view: str, pos: int) -> tuple[str, int]:
+    """The character starting at byte ``pos`` of a view and the position after it."""
+    if pos >= len(view):
+        return " ", pos
+    lead = view[pos]
+    if lead < "\x80":
+        return lead, pos + 1
+    size = 2 if lead < "\xe0" else 3 if lead < "\xf0" else 4
+    return unfold(view[pos : pos + size])[:1] or " ", pos + size

@@ -1,0 +1,157 @@
+"""The gazetteer: per-script boundaries, particles, inflection, weak aliases, overlaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitor.assess import assess, confirm_hits
+from monitor.match import Pack, compile_pack
+from tests.detect_support import bundled_pack, story
+
+WATCHLIST: dict[str, Any] = {
+    "entities": [
+        {
+            "id": "kim-jong-un",
+            "type": "person",
+            "side": "dprk",
+            "aliases": ["Kim Jong Un", "김정은", "Ким Чен Ын"],
+            "weak": ["Kim"],
+        },
+        {
+            "id": "north-korea",
+            "type": "state",
+            "side": "dprk",
+            "aliases": ["North Korea", "DPRK", "북한", "КНДР", "Северная Корея"],
+        },
+        {
+            "id": "russia",
+            "type": "state",
+            "side": "russia",
+            "aliases": ["Russia", "러시아", "Россия", "российск*"],
+        },
+        {
+            "id": "putin",
+            "type": "person",
+            "side": "russia",
+            "aliases": ["Putin", "푸틴", "Владимир Путин", "Путин"],
+        },
+        {
+            "id": "angara",
+            "type": "vessel",
+            "side": "russia",
+            "aliases": ["Angara cargo ship"],
+            "weak": ["Angara"],
+            "confirmed_by": ["dprk"],
+        },
+        {"id": "moscow-times", "type": "media", "side": "other", "aliases": ["Moscow Times"]},
+        {"id": "moscow", "type": "place", "side": "russia", "aliases": ["Moscow"]},
+    ],
+    "term_lists": {
+        "supply": {"en": ["suppl*"], "ko": ["공급"], "ru": ["поставк*"]},
+        "sanctions": {"en": ["sanctions", "UN sanctions"]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def pack() -> Pack:
+    return compile_pack(watchlists=[("w.yaml", WATCHLIST)], rules=[])
+
+
+def found(pack: Pack, title: str) -> list[tuple[str, str]]:
+    return [(h.text, h.ref) for h in pack.match(story(title))]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Kim Jong-un meets PUTIN", [("Kim Jong-un", "kim-jong-un"), ("PUTIN", "putin")]),
+        ("Kimberley Putinsky in Russiaville", []),  # Latin: whole words only
+        ("D.P.R.K. and the DPRK", [("D.P.R.K", "north-korea"), ("DPRK", "north-korea")]),
+        ("Moscow supplied oil", [("Moscow", "moscow"), ("supplied", "supply")]),
+    ],
+)
+def test_latin_whole_words_and_wildcards(pack: Pack, title: str, expected: list[Any]) -> None:
+    hits = [h for h in found(pack, title) if h[1] != "kim-jong-un" or h[0] != "Kim"]
+    assert hits == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("김정은이 푸틴과 만났다", [("김정은", "kim-jong-un"), ("푸틴", "putin")]),
+        ("북한의 러시아산 무기", [("북한", "north-korea"), ("러시아", "russia")]),
+        ("북한군이 이동", [("북한", "north-korea")]),
+        ("석유 공급 계획", [("공급", "supply")]),  # terms match inside compounds
+        ("남북한 관계", []),  # a Hangul name needs a non-Hangul character before it
+        ("북한산 등산로", [("북한", "north-korea")]),  # -산 (made in) is a suffix we accept
+        ("북한대학원", []),  # not a particle: not North Korea the state
+    ],
+)
+def test_hangul_particles(pack: Pack, title: str, expected: list[Any]) -> None:
+    assert found(pack, title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Путина и Ким Чен Ыну", [("Путина", "putin"), ("Ким Чен Ыну", "kim-jong-un")]),
+        ("России и КНДР", [("России", "russia"), ("КНДР", "north-korea")]),
+        ("Владимира Путина", [("Владимира Путина", "putin"), ("Путина", "putin")]),
+        ("Северной Кореи", [("Северной Кореи", "north-korea")]),
+        ("российские поставки", [("российские", "russia"), ("поставки", "supply")]),
+        ("Путинизм", []),  # not an ending: another word
+        ("Россиянка", []),
+    ],
+)
+def test_russian_inflection(pack: Pack, title: str, expected: list[Any]) -> None:
+    assert found(pack, title) == expected
+
+
+def test_overlapping_hits_are_all_reported(pack: Pack) -> None:
+    refs = found(pack, "New UN sanctions on the DPRK")
+    assert ("UN sanctions", "sanctions") in refs and ("sanctions", "sanctions") in refs
+
+
+def test_weak_alias_needs_a_strong_hit_on_its_side(pack: Pack) -> None:
+    lone = story("Kim buys a car in Russia")
+    assert all(h.ref != "kim-jong-un" for h in confirm_hits(pack.match(lone), pack))
+    confirmed = story("Kim visits factories in North Korea")
+    assert any(h.ref == "kim-jong-un" for h in confirm_hits(pack.match(confirmed), pack))
+
+
+def test_weak_alias_confirmed_only_by_the_listed_sides(pack: Pack) -> None:
+    rocket = story("Russia launches an Angara rocket")
+    assert all(h.ref != "angara" for h in confirm_hits(pack.match(rocket), pack))
+    ship = story("The Angara sailed from North Korea")
+    assert any(h.ref == "angara" for h in confirm_hits(pack.match(ship), pack))
+
+
+def test_longer_entity_hit_shadows_a_shorter_one(pack: Pack) -> None:
+    hits = confirm_hits(pack.match(story("The Moscow Times reports")), pack)
+    assert [h.ref for h in hits] == ["moscow-times"]
+
+
+def test_hits_carry_side_type_label_and_field(pack: Pack) -> None:
+    s = story("Putin speaks", summary="North Korea listens")
+    by_ref = {h.ref: h for h in pack.match(s)}
+    assert by_ref["putin"].side == "russia" and by_ref["putin"].field == "title"
+    assert by_ref["north-korea"].entity_type == "state"
+    assert by_ref["north-korea"].field == "summary"
+    assert s.summary[by_ref["north-korea"].start : by_ref["north-korea"].end] == "North Korea"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "김정은이 푸틴과 북한의 무기 거래를 논의했다",
+        "Путин и Ким Чен Ын обсудили поставки снарядов КНДР в Россию",
+    ],
+)
+def test_bundled_pack_reads_korean_and_russian(title: str) -> None:
+    pack = bundled_pack()
+    s = story(title)
+    sides = {h.side for h in assess(s, pack.match(s), pack).hits if h.kind == "entity"}
+    assert {"dprk", "russia"} <= sides

@@ -1,0 +1,76 @@
+"""Folding for matching: case, punctuation, HTML, Unicode, and offsets back to the original."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.match.normalise import char_after, char_before, fold, normalise, unfold
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Kim Jong-un", "KIM JONG UN"),
+        ("Kim Jong-un", "Kim Jong Un"),
+        ("D.P.R.K.", "d p r k"),
+        ("People’s Republic", "People's Republic"),
+        ("“Aurus”", '"aurus"'),
+        ("ＫＣＮＡ", "KCNA"),  # full-width letters (NFKC)
+        ("Straße", "STRASSE"),  # casefold, not lower
+        ("Kim\u00a0Jong\u2011un", "kim jong un"),  # NBSP, non-breaking hyphen
+        ("ПУТИН", "путин"),
+        ("북·러", "북 러"),
+    ],
+)
+def test_equivalent_spellings_fold_alike(a: str, b: str) -> None:
+    assert fold(a) == fold(b)
+
+
+def test_plain_ascii_keeps_offsets() -> None:
+    text = "Putin met Kim Jong-un."
+    norm = normalise(text)
+    start = norm.text.index("kim jong un")
+    assert norm.span(start, start + len("kim jong un")) == (10, 21)
+    assert text[10:21] == "Kim Jong-un"
+
+
+def test_html_is_stripped_and_offsets_point_into_the_raw_markup() -> None:
+    raw = "<p>Seoul says <b>Kim&nbsp;Jong Un</b> got a car &amp; more</p>"
+    norm = normalise(raw)
+    assert "<" not in norm.text and "nbsp" not in norm.text
+    start = norm.text.index("kim jong un")
+    a, b = norm.span(start, start + len("kim jong un"))
+    assert raw[a:b] == "Kim&nbsp;Jong Un"
+
+
+def test_plain_text_with_ampersand_or_angle_is_not_mangled() -> None:
+    raw = "AT&T and R&D grew < 5% in Pyongyang"
+    norm = normalise(raw)
+    start = norm.text.index("pyongyang")
+    assert norm.span(start, start + 9) == (raw.index("Pyongyang"), len(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle", "expected"),
+    [
+        ("북한의 김정은이 말했다", "김정은", "김정은"),
+        ("Встреча Путина и Ким Чен Ына", "путин", "Путин"),
+        ("ﬁne ＫＩＭ Jong Un", "kim jong un", "ＫＩＭ Jong Un"),
+        ("Die Straße nach Pyongyang", "pyongyang", "Pyongyang"),
+    ],
+)
+def test_non_ascii_offsets_map_back(raw: str, needle: str, expected: str) -> None:
+    norm = normalise(raw)
+    view_needle = fold(needle)
+    start = norm.text.index(view_needle)
+    a, b = norm.span(start, start + len(view_needle))
+    assert raw[a:b] == expected
+
+
+def test_view_is_utf8_bytes_and_decodes_around_a_position() -> None:
+    view = fold("러시아 북한")
+    assert unfold(view) == "러시아 북한"
+    pos = view.index(fold("북한"))
+    assert char_before(view, pos) == " "
+    assert char_after(view, pos) == ("북", pos + 3)
+    assert char_before(view, pos - 1) == "아"

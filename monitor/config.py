@@ -4,7 +4,8 @@ Order of look-up for the file: ``--config PATH``, else ``$MONITOR_CONFIG``, else
 ``config/monitor.yaml``. YAML is read with ``safe_load``; then, inside string values only:
 
 - ``${VAR}`` is replaced by the environment variable (an unset variable is an error naming the key),
-  ``${VAR:-default}`` falls back to ``default``; an unset ``VAR`` with ``VAR_FILE`` set reads that file;
+  ``${VAR:-default}`` falls back to ``default``; an unset ``VAR`` with ``VAR_FILE`` set reads
+  that file;
 - a key ``<name>_file`` (``secret_file``, ``url_file``, ``token_file``) is replaced by ``<name>``
   holding the file's contents, stripped (Docker and Kubernetes secrets).
 
@@ -301,7 +302,9 @@ def _read_secret_file(secret_path: str, file: str, key_path: str) -> str:
         ) from None
 
 
-def _read_sources(config_path: Path, patterns: Sequence[str], key: str) -> Iterator[tuple[str, Any]]:
+def _read_sources(
+    config_path: Path, patterns: Sequence[str], key: str
+) -> Iterator[tuple[str, Any]]:
     """Yield ``(file, parsed YAML)`` for every file the patterns name, relative to the config."""
     base = config_path.resolve().parent
     for i, pattern in enumerate(patterns):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,14 +30,12 @@ log = structlog.get_logger(__name__)
 Observer = Callable[[PollOutcome], None]
 
 
-class DeliveryRunner:
+class DeliveryRunner(Protocol):
     """What the daemon needs of the delivery worker (``deliver.DeliveryWorker`` fits)."""
 
-    async def deliver_due(self) -> object:  # pragma: no cover - protocol shape only
-        raise NotImplementedError
+    async def deliver_due(self) -> Any: ...
 
-    async def run(self, stop: asyncio.Event, *, poll_interval_s: float = 1.0) -> None:  # pragma: no cover
-        raise NotImplementedError
+    async def run(self, stop: asyncio.Event, *, poll_interval_s: float = 1.0) -> None: ...
 
 
 @dataclass
@@ -76,7 +75,7 @@ class Daemon:
         observe: Observer | None = None,
         on_start: Callable[[], Awaitable[None]] | None = None,
         on_stop: Callable[[], Awaitable[None]] | None = None,
-        reload: Callable[[], Awaitable[None]] | None = None,
+        reload: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.feeds = {feed.id: feed for feed in feeds}
         self.poller = poller
@@ -103,19 +102,20 @@ class Daemon:
             return None
         task = asyncio.current_task()
         if task is not None:
-            self._in_flight.add(task)  # type: ignore[arg-type]
+            self._in_flight.add(task)
         try:
             outcome = await self.poller.poll(feed, force=force)
         except MonitorError as exc:
             log.error("feed_poll_error", feed_id=feed_id, error=str(exc))
             outcome = PollOutcome(feed_id, ok=False, error=str(exc), error_kind=type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001 - last-resort guard, logged with traceback
+        except Exception as exc:
             log.exception("feed_poll_crashed", feed_id=feed_id)
-            outcome = PollOutcome(feed_id, ok=False, error=f"internal error: {exc!r}",
-                                  error_kind="internal")
+            outcome = PollOutcome(
+                feed_id, ok=False, error=f"internal error: {exc!r}", error_kind="internal"
+            )
         finally:
             if task is not None:
-                self._in_flight.discard(task)  # type: ignore[arg-type]
+                self._in_flight.discard(task)
         self._polled_once.add(feed_id)
         if len(self._polled_once) >= len(self.feeds):
             self.cycles_done += 1
@@ -150,8 +150,9 @@ class Daemon:
         for feed in self.feeds.values():
             self._add_job(feed, first_delay_s=random.uniform(0, min(5.0, feed.interval_s)))
         self.scheduler.start()
-        worker_task = asyncio.create_task(self.worker.run(self.stop_event,
-                                                          poll_interval_s=self.delivery_poll_s))
+        worker_task = asyncio.create_task(
+            self.worker.run(self.stop_event, poll_interval_s=self.delivery_poll_s)
+        )
         log.info("daemon_started", feeds=len(self.feeds))
         await self.stop_event.wait()
         await self._drain(worker_task)
@@ -166,7 +167,9 @@ class Daemon:
         assert self.scheduler is not None
         self.scheduler.add_job(
             self.poll,
-            IntervalTrigger(seconds=feed.interval_s, jitter=min(self.jitter_s, feed.interval_s / 4)),
+            IntervalTrigger(
+                seconds=feed.interval_s, jitter=min(self.jitter_s, feed.interval_s / 4)
+            ),
             args=[feed.id],
             id=feed.id,
             name=f"poll {feed.id}",
@@ -214,7 +217,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         pending: set[asyncio.Task[object]] = set(self._in_flight)
-        pending.add(worker_task)  # type: ignore[arg-type]
+        pending.add(worker_task)
         done, still = await asyncio.wait(pending, timeout=self.grace_s)
         for task in still:
             task.cancel()

@@ -1,7 +1,7 @@
 """One exception tree for the whole monitor.
 
     MonitorError
-    ├── ConfigError          bad config, watchlist or rule file (exit 2); names file, key path, value
+    ├── ConfigError          bad config, watchlist or rule file (exit 2): file, key path, value
     ├── FetchError           a feed could not be fetched; always names the feed
     │   ├── FetchTimeout         total deadline or connect/read timeout
     │   ├── FetchTooLarge        body (after decompression) past the byte cap

@@ -1,4 +1,4 @@
-"""The detection half, spelled out in one place: fetch → parse → dedup → match → assess → route → outbox.
+"""The detection half in one place: fetch → parse → dedup → match → assess → route → outbox.
 
 ``FeedPoller.poll`` runs the stages for one feed, in order; the stages never call each other.
 A failure stays with its feed: it is recorded on the feed's state (last error, consecutive
@@ -105,8 +105,14 @@ class FeedPoller:
         state = self.store.feed_state(feed.id)
         now = self.clock.now()
         if not force and state.next_poll_at is not None and now < state.next_poll_at:
-            return PollOutcome(feed.id, ok=True, skipped=True, next_poll_at=state.next_poll_at,
-                               health_before=state.health, health_after=state.health)
+            return PollOutcome(
+                feed.id,
+                ok=True,
+                skipped=True,
+                next_poll_at=state.next_poll_at,
+                health_before=state.health,
+                health_after=state.health,
+            )
         try:
             result = await self.fetcher.fetch(feed, state)
         except FetchError as exc:
@@ -125,13 +131,23 @@ class FeedPoller:
         alerts, assessments = self._detect(fresh, now)
         queued = self.store.commit_stories(fresh, alerts, now)
         return self._record_success(
-            feed, state, result, now, parsed_ttl_s=parsed.ttl_s, body_hash=body_hash,
-            stories=len(stories), new_stories=len(fresh), queued=queued, assessments=assessments,
+            feed,
+            state,
+            result,
+            now,
+            parsed_ttl_s=parsed.ttl_s,
+            body_hash=body_hash,
+            stories=len(stories),
+            new_stories=len(fresh),
+            queued=queued,
+            assessments=assessments,
         )
 
     # --- detection stages ---------------------------------------------------------------------
 
-    def _detect(self, fresh: Sequence[Story], now: datetime) -> tuple[list[Alert], tuple[Assessment, ...]]:
+    def _detect(
+        self, fresh: Sequence[Story], now: datetime
+    ) -> tuple[list[Alert], tuple[Assessment, ...]]:
         """match → assess → route for each new story; old stories are recorded, never alerted."""
         alerts: list[Alert] = []
         assessments: list[Assessment] = []
@@ -143,8 +159,12 @@ class FeedPoller:
                 continue
             assessments.append(assessment)
             if story.published_at is not None and story.published_at < cutoff:
-                log.info("story_too_old", feed_id=story.feed_id, story_key=story.key,
-                         published_at=story.published_at.isoformat())
+                log.info(
+                    "story_too_old",
+                    feed_id=story.feed_id,
+                    story_key=story.key,
+                    published_at=story.published_at.isoformat(),
+                )
                 continue
             alerts.extend(route(story, assessment, self.destinations, now=now, disabled=disabled))
         return alerts, tuple(assessments)
@@ -178,7 +198,8 @@ class FeedPoller:
         new_state = replace(
             state,
             etag=result.etag or (None if result.status == 200 else state.etag),
-            last_modified=result.last_modified or (None if result.status == 200 else state.last_modified),
+            last_modified=result.last_modified
+            or (None if result.status == 200 else state.last_modified),
             body_hash=body_hash or state.body_hash,
             last_status=result.status,
             last_error=None,
@@ -189,19 +210,41 @@ class FeedPoller:
             next_poll_at=next_at,
             items_seen=state.items_seen + new_stories,
         )
-        new_state = replace(new_state, health=schedule.health_after(
-            new_state, now=now, interval_s=feed.interval_s,
-            failing_after=self.policy.failing_after, stale_factor=self.policy.stale_factor,
-        ))
+        new_state = replace(
+            new_state,
+            health=schedule.health_after(
+                new_state,
+                now=now,
+                interval_s=feed.interval_s,
+                failing_after=self.policy.failing_after,
+                stale_factor=self.policy.stale_factor,
+            ),
+        )
         self.store.save_feed_state(new_state)
-        log.info("feed_polled", feed_id=feed.id, status=result.status, unchanged=unchanged,
-                 stories=stories, new_stories=new_stories, alerts_queued=queued,
-                 elapsed_s=round(result.elapsed_s, 3))
+        log.info(
+            "feed_polled",
+            feed_id=feed.id,
+            status=result.status,
+            unchanged=unchanged,
+            stories=stories,
+            new_stories=new_stories,
+            alerts_queued=queued,
+            elapsed_s=round(result.elapsed_s, 3),
+        )
         return PollOutcome(
-            feed.id, ok=True, status=result.status, unchanged=unchanged or result.not_modified,
-            stories=stories, new_stories=new_stories, alerts_queued=queued, next_poll_at=next_at,
-            health_before=state.health, health_after=new_state.health,
-            elapsed_s=result.elapsed_s, body_bytes=len(result.body), assessments=assessments,
+            feed.id,
+            ok=True,
+            status=result.status,
+            unchanged=unchanged or result.not_modified,
+            stories=stories,
+            new_stories=new_stories,
+            alerts_queued=queued,
+            next_poll_at=next_at,
+            health_before=state.health,
+            health_after=new_state.health,
+            elapsed_s=result.elapsed_s,
+            body_bytes=len(result.body),
+            assessments=assessments,
         )
 
     def _record_failure(
@@ -214,7 +257,9 @@ class FeedPoller:
         result: FetchResult | None = None,
     ) -> PollOutcome:
         failures = state.consecutive_failures + 1
-        status = exc.status if isinstance(exc, FetchHTTPStatus) else (result.status if result else None)
+        status = (
+            exc.status if isinstance(exc, FetchHTTPStatus) else (result.status if result else None)
+        )
         retry_after_s = exc.retry_after_s if isinstance(exc, FetchHTTPStatus) else None
         next_at = schedule.next_poll_at(
             now=now,
@@ -234,14 +279,32 @@ class FeedPoller:
             last_attempt_at=now,
             next_poll_at=next_at,
         )
-        new_state = replace(new_state, health=schedule.health_after(
-            new_state, now=now, interval_s=feed.interval_s,
-            failing_after=self.policy.failing_after, stale_factor=self.policy.stale_factor,
-        ))
+        new_state = replace(
+            new_state,
+            health=schedule.health_after(
+                new_state,
+                now=now,
+                interval_s=feed.interval_s,
+                failing_after=self.policy.failing_after,
+                stale_factor=self.policy.stale_factor,
+            ),
+        )
         self.store.save_feed_state(new_state)
-        log.warning("feed_failed", feed_id=feed.id, error=str(exc), error_kind=type(exc).__name__,
-                    consecutive_failures=failures, next_poll_at=next_at.isoformat())
+        log.warning(
+            "feed_failed",
+            feed_id=feed.id,
+            error=str(exc),
+            error_kind=type(exc).__name__,
+            consecutive_failures=failures,
+            next_poll_at=next_at.isoformat(),
+        )
         return PollOutcome(
-            feed.id, ok=False, status=status, error=str(exc), error_kind=type(exc).__name__,
-            next_poll_at=next_at, health_before=state.health, health_after=new_state.health,
+            feed.id,
+            ok=False,
+            status=status,
+            error=str(exc),
+            error_kind=type(exc).__name__,
+            next_poll_at=next_at,
+            health_before=state.health,
+            health_after=new_state.health,
         )

@@ -57,11 +57,15 @@ class Runtime:
             return 1
         app = self.app
         self.daemon = Daemon(
-            feeds=self.settings.feeds, poller=app.poller, worker=app.worker,
+            feeds=self.settings.feeds,
+            poller=app.poller,
+            worker=app.worker,
             jitter_s=self.settings.model.defaults.jitter_s,
             grace_s=self.settings.model.server.grace_s,
             delivery_poll_s=self.settings.model.delivery.poll_interval_s,
-            observe=app.metrics.observe_poll, on_start=self._start, on_stop=self._stop,
+            observe=app.metrics.observe_poll,
+            on_start=self._start,
+            on_stop=self._stop,
             reload=self.reload,
         )
         return await self.daemon.run()
@@ -71,8 +75,13 @@ class Runtime:
     async def _start(self) -> None:
         server = self.settings.model.server
         if server.enabled:
-            self.server = OpsServer(host=server.host, port=server.port, metrics=self.app.metrics,
-                                    health=self.health, ready=self.ready)
+            self.server = OpsServer(
+                host=server.host,
+                port=server.port,
+                metrics=self.app.metrics,
+                health=self.health,
+                ready=self.ready,
+            )
             await self.server.start()
             log.info("ops_server_started", host=server.host, port=self.server.port)
         self._tasks.append(asyncio.create_task(self._refresh_gauges()))
@@ -102,8 +111,11 @@ class Runtime:
         writable = self._state_writable()
         cycles = self.daemon.cycles_done if self.daemon else 0
         ok = writable and cycles > 0
-        return ok, {"config": str(self.settings.path), "state_writable": writable,
-                    "poll_cycles": cycles}
+        return ok, {
+            "config": str(self.settings.path),
+            "state_writable": writable,
+            "poll_cycles": cycles,
+        }
 
     def _state_writable(self) -> bool:
         try:
@@ -115,8 +127,9 @@ class Runtime:
     async def _refresh_gauges(self) -> None:
         while True:
             try:
-                self.app.metrics.observe_state(self.app.store, feed_ids=list(self.daemon.feeds)
-                                               if self.daemon else [])
+                self.app.metrics.observe_state(
+                    self.app.store, feed_ids=list(self.daemon.feeds) if self.daemon else []
+                )
             except MonitorError as exc:
                 log.warning("gauge_refresh_failed", error=str(exc))
             await asyncio.sleep(GAUGE_REFRESH_S)
@@ -138,8 +151,14 @@ class Runtime:
         added, removed, changed = self.daemon.replace_feeds(new.feeds)
         self.settings = new
         self.app.settings = new
-        log.info("config_reloaded", file=str(path), feeds_added=added, feeds_removed=removed,
-                 feeds_changed=changed, destinations=[d.id for d in new.destinations])
+        log.info(
+            "config_reloaded",
+            file=str(path),
+            feeds_added=added,
+            feeds_removed=removed,
+            feeds_changed=changed,
+            destinations=[d.id for d in new.destinations],
+        )
 
     async def _watch(self) -> None:
         path = Path(resolve_config_path(self.config_arg))

@@ -64,10 +64,11 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_FEED_COLUMNS = (
-    "feed_id etag last_modified body_hash last_status last_error consecutive_failures "
-    "last_attempt_at last_success_at last_new_item_at next_poll_at health items_seen"
-).split()
+_FEED_COLUMNS = [
+    "feed_id", "etag", "last_modified", "body_hash", "last_status", "last_error",
+    "consecutive_failures", "last_attempt_at", "last_success_at", "last_new_item_at",
+    "next_poll_at", "health", "items_seen",
+]  # fmt: skip
 _FEED_TIMES = frozenset({"last_attempt_at", "last_success_at", "last_new_item_at", "next_poll_at"})
 _OUTBOX_SELECT = (
     "SELECT id, payload, status, attempts, next_attempt_at, created_at, last_error, sent_at, "
@@ -78,7 +79,9 @@ _OUTBOX_SELECT = (
 class SqliteStore:
     """The embedded state store (satisfies ``ports.Store``)."""
 
-    def __init__(self, path: Path | str, *, extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = ()):
+    def __init__(
+        self, path: Path | str, *, extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = ()
+    ):
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
@@ -181,7 +184,9 @@ class SqliteStore:
                 fresh[story.key] = story
         return list(fresh.values())
 
-    def commit_stories(self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime) -> int:
+    def commit_stories(
+        self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime
+    ) -> int:
         """Mark ``stories`` seen and queue ``alerts`` atomically; returns alerts newly queued."""
         queued = 0
         ts = now.timestamp()
@@ -251,8 +256,13 @@ class SqliteStore:
         self._write(
             "UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ?, "
             "attempts = attempts + ? WHERE id = ? AND status = 'pending'",
-            (next_attempt_at.timestamp(), error, datetime.now(UTC).timestamp(),
-             1 if count_attempt else 0, entry_id),
+            (
+                next_attempt_at.timestamp(),
+                error,
+                datetime.now(UTC).timestamp(),
+                1 if count_attempt else 0,
+                entry_id,
+            ),
         )
 
     def mark_dead(self, entry_id: int, error: str, now: datetime) -> None:
@@ -342,7 +352,7 @@ def _feed_from_row(row: tuple[Any, ...]) -> FeedState:
         name: _from_ts(value) if name in _FEED_TIMES else value
         for name, value in zip(_FEED_COLUMNS, row, strict=True)
     }
-    return FeedState(**values)
+    return FeedState(**values)  # type: ignore[arg-type]  # columns mirror the fields
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> OutboxEntry:

@@ -1,4 +1,4 @@
-"""Helpers shared by integration tests: config files, a movable clock, the daemon as a subprocess."""
+"""Helpers for integration tests: config files, a movable clock, the daemon as a subprocess."""
 
 from __future__ import annotations
 
@@ -71,24 +71,38 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, config: Path | None = None, timeout_s: float = 60.0,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    config: Path | None = None,
+    timeout_s: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """``sanctions-monitor [--config C] ARGS`` in a subprocess; output captured as text."""
     cmd = [sys.executable, "-m", "monitor"]
     if config is not None:
         cmd += ["--config", str(config)]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout_s,
-                          env=dict(env or cli_env()), cwd=REPO)
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=dict(env or cli_env()),
+        cwd=REPO,
+    )
 
 
 @contextmanager
-def daemon_process(config: Path, *args: str, env: Mapping[str, str] | None = None,
-                   log_path: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def daemon_process(
+    config: Path, *args: str, env: Mapping[str, str] | None = None, log_path: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """``sanctions-monitor run`` in a subprocess; killed at exit if still alive."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(config), "run", *args],
-        stdout=out, stderr=subprocess.STDOUT, env=dict(env or cli_env()), cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=dict(env or cli_env()),
+        cwd=REPO,
     )
     try:
         yield proc

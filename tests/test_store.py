@@ -17,14 +17,30 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def make_story(key: str, feed_id: str = "f1") -> Story:
-    return Story(feed_id=feed_id, title=f"title {key}", url=f"https://example.org/{key}",
-                 fetched_at=NOW, key=key, published_at=NOW - timedelta(hours=1))
+    return Story(
+        feed_id=feed_id,
+        title=f"title {key}",
+        url=f"https://example.org/{key}",
+        fetched_at=NOW,
+        key=key,
+        published_at=NOW - timedelta(hours=1),
+    )
 
 
 def make_alert(story: Story, destination: str = "hook", key: str | None = None) -> Alert:
-    return Alert(key=key or f"k-{story.key}-{destination}", destination_id=destination,
-                 event="alert.created", rule_id="r1", topic="dprk", severity=Severity.HIGH,
-                 score=3.5, story=story, hits=(), created_at=NOW, rule_ids=("r1",))
+    return Alert(
+        key=key or f"k-{story.key}-{destination}",
+        destination_id=destination,
+        event="alert.created",
+        rule_id="r1",
+        topic="dprk",
+        severity=Severity.HIGH,
+        score=3.5,
+        story=story,
+        hits=(),
+        created_at=NOW,
+        rule_ids=("r1",),
+    )
 
 
 @pytest.fixture
@@ -56,9 +72,17 @@ def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
 
 def test_feed_state_round_trip(store: SqliteStore) -> None:
     assert store.feed_state("nk") == FeedState(feed_id="nk")
-    state = FeedState(feed_id="nk", etag='"abc"', last_modified="Wed, 21 Oct 2015 07:28:00 GMT",
-                      last_status=200, consecutive_failures=2, last_success_at=NOW,
-                      next_poll_at=NOW + timedelta(minutes=5), health="failing", items_seen=7)
+    state = FeedState(
+        feed_id="nk",
+        etag='"abc"',
+        last_modified="Wed, 21 Oct 2015 07:28:00 GMT",
+        last_status=200,
+        consecutive_failures=2,
+        last_success_at=NOW,
+        next_poll_at=NOW + timedelta(minutes=5),
+        health="failing",
+        items_seen=7,
+    )
     store.save_feed_state(state)
     assert store.feed_state("nk") == state
     assert store.feed_states() == [state]
@@ -80,8 +104,9 @@ def test_failed_commit_leaves_nothing_half_done(store: SqliteStore) -> None:
         pass
 
     with pytest.raises(Boom), store.transaction() as conn:
-        conn.execute("INSERT INTO stories (key, feed_id, title, first_seen_at) "
-                     "VALUES ('a', 'f1', 't', 0)")
+        conn.execute(
+            "INSERT INTO stories (key, feed_id, title, first_seen_at) VALUES ('a', 'f1', 't', 0)"
+        )
         raise Boom
     assert store.unseen([a]) == [a]
 

@@ -39,8 +39,11 @@ log = structlog.get_logger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the daemon: poll on schedule, deliver, serve probes")
-    run.add_argument("--watch-config", action="store_true",
-                     help="reload the config when the file changes (as SIGHUP does)")
+    run.add_argument(
+        "--watch-config",
+        action="store_true",
+        help="reload the config when the file changes (as SIGHUP does)",
+    )
     run.set_defaults(func=cmd_run)
     once = sub.add_parser("once", help="poll every feed once, deliver what is due, print a summary")
     once.set_defaults(func=cmd_once)
@@ -78,25 +81,48 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
     clock = SystemClock()
     http = settings.model.http
     store = SqliteStore(settings.state_path)
-    client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
-                          max_connections=http.global_limit * 2)
-    fetcher = FeedFetcher(client=client, clock=clock, max_bytes=http.max_bytes,
-                          timeout_s=http.timeout_s, max_redirects=http.max_redirects,
-                          per_host_limit=http.per_host_limit, global_limit=http.global_limit)
+    client = build_client(
+        user_agent=http.user_agent, timeout_s=http.timeout_s, max_connections=http.global_limit * 2
+    )
+    fetcher = FeedFetcher(
+        client=client,
+        clock=clock,
+        max_bytes=http.max_bytes,
+        timeout_s=http.timeout_s,
+        max_redirects=http.max_redirects,
+        per_host_limit=http.per_host_limit,
+        global_limit=http.global_limit,
+    )
     parser = ProcessParser(time_limit_s=settings.model.defaults.parse_time_limit_s)
     notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
     delivery = settings.model.delivery
     worker = DeliveryWorker(
-        store=store, notifiers=notifiers, clock=clock,
-        retry_schedule_s=delivery.retry_schedule_s, give_up_after_s=delivery.give_up_after_s,
+        store=store,
+        notifiers=notifiers,
+        clock=clock,
+        retry_schedule_s=delivery.retry_schedule_s,
+        give_up_after_s=delivery.give_up_after_s,
         rate_limits={d.id: (d.rate_per_s, d.burst) for d in settings.destinations if d.rate_per_s},
     )
     poller = FeedPoller(
-        fetcher=fetcher, parser=parser, store=store, pack=settings.pack,
-        destinations=settings.destinations, clock=clock, policy=_policy(settings),
+        fetcher=fetcher,
+        parser=parser,
+        store=store,
+        pack=settings.pack,
+        destinations=settings.destinations,
+        clock=clock,
+        policy=_policy(settings),
     )
-    return App(settings=settings, store=store, client=client, parser=parser, poller=poller,
-               worker=worker, metrics=Metrics(), notifiers=notifiers)
+    return App(
+        settings=settings,
+        store=store,
+        client=client,
+        parser=parser,
+        poller=poller,
+        worker=worker,
+        metrics=Metrics(),
+        notifiers=notifiers,
+    )
 
 
 def _build_notifiers(
@@ -111,15 +137,20 @@ def _build_notifiers(
 
 def _policy(settings: Settings) -> PollPolicy:
     defaults = settings.model.defaults
-    return PollPolicy(max_story_age_s=settings.max_story_age_s, backoff_cap_s=defaults.backoff_cap_s)
+    return PollPolicy(
+        max_story_age_s=settings.max_story_age_s, backoff_cap_s=defaults.backoff_cap_s
+    )
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
     """Load the config named on the command line and set up logging with its secrets."""
     settings = load_config(resolve_config_path(args.config))
     fmt = settings.model.log.format
-    configure_logging(json=None if fmt == "auto" else fmt == "json", level=settings.model.log.level,
-                      secrets=settings.secrets)
+    configure_logging(
+        json=None if fmt == "auto" else fmt == "json",
+        level=settings.model.log.level,
+        secrets=settings.secrets,
+    )
     for dest_id in settings.skipped_destinations:
         log.info("destination_skipped", destination=dest_id, reason="url or token is empty")
     return settings
@@ -138,8 +169,12 @@ def cmd_once(args: argparse.Namespace) -> int:
 async def _once(settings: Settings) -> CycleSummary:
     app = build_app(settings)
     try:
-        daemon = Daemon(feeds=settings.feeds, poller=app.poller, worker=app.worker,
-                        observe=app.metrics.observe_poll)
+        daemon = Daemon(
+            feeds=settings.feeds,
+            poller=app.poller,
+            worker=app.worker,
+            observe=app.metrics.observe_poll,
+        )
         return await daemon.once()
     finally:
         await app.aclose()
@@ -159,8 +194,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     from monitor.runtime import Runtime  # the service wiring (probes, reload) lives there
 
-    return asyncio.run(Runtime(settings, build_app=build_app, config_arg=args.config,
-                               watch_config=args.watch_config).run())
+    return asyncio.run(
+        Runtime(
+            settings, build_app=build_app, config_arg=args.config, watch_config=args.watch_config
+        ).run()
+    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -169,9 +207,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"config: {settings.path} is valid")
     print(f"  feeds: {len(settings.feeds)}")
     print("  detection: " + ", ".join(f"{name} {count}" for name, count in pack.items()))
-    print(f"  topics: {', '.join(settings.pack.topics)}"
-          + (f" (disabled: {', '.join(sorted(settings.disabled_topics))})"
-             if settings.disabled_topics else ""))
+    print(
+        f"  topics: {', '.join(settings.pack.topics)}"
+        + (
+            f" (disabled: {', '.join(sorted(settings.disabled_topics))})"
+            if settings.disabled_topics
+            else ""
+        )
+    )
     active = ", ".join(f"{d.id} ({d.type}, >= {d.min_severity})" for d in settings.destinations)
     print(f"  destinations: {active or 'none'}")
     if settings.skipped_destinations:

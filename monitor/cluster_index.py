@@ -31,7 +31,7 @@ import structlog
 
 from monitor import dedup
 from monitor.errors import StoreError
-from monitor.models import Story
+from monitor.models import ClusterAssignment, Story
 
 log = structlog.get_logger(__name__)
 
@@ -79,32 +79,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     with _translated("create schema"):
         for statement in _SCHEMA:
             conn.execute(statement)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterAssignment:
-    """Where ``assign`` put a story.
-
-    ``is_new_story``: the key was never seen. ``is_update``: the key was seen and its title or
-    summary changed. ``is_new_cluster``: this story starts the cluster (an alert may follow);
-    otherwise a new story or an update is a follow-up of ``cluster_id`` (``alert.updated``).
-    ``similar_to``/``similarity``: the stored story it matched. ``outlets``: who carried the
-    cluster so far, first-seen order, this story included.
-    """
-
-    cluster_id: str
-    story_key: str
-    is_new_cluster: bool
-    is_new_story: bool
-    is_update: bool = False
-    similar_to: str | None = None
-    similarity: float = 0.0
-    outlets: tuple[str, ...] = ()
-
-    @property
-    def is_follow_up(self) -> bool:
-        """A later copy or an edit of an existing cluster: never a second top-level alert."""
-        return not self.is_new_cluster and (self.is_new_story or self.is_update)
 
 
 @dataclass(frozen=True, slots=True)

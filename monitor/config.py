@@ -93,6 +93,8 @@ class DefaultsModel(_Strict):
     max_story_age_h: PositiveFloat = 72.0
     backoff_cap_s: PositiveFloat = 86_400.0
     parse_time_limit_s: PositiveFloat = 10.0
+    failing_after: Annotated[int, Field(ge=1)] = 3
+    stale_factor: PositiveFloat = 10.0
 
 
 class ServerModel(_Strict):
@@ -148,6 +150,16 @@ class TopicsModel(_Strict):
     disabled: tuple[str, ...] = ()
 
 
+class DedupModel(_Strict):
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.85
+    window_h: PositiveFloat = 72.0
+    retention_days: PositiveFloat = 30.0
+
+
+class HealthAlertsModel(_Strict):
+    destinations: tuple[str, ...] = ()
+
+
 class ConfigModel(_Strict):
     state: StateModel = StateModel()
     http: HttpModel = HttpModel()
@@ -156,6 +168,8 @@ class ConfigModel(_Strict):
     log: LogModel = LogModel()
     delivery: DeliveryModel = DeliveryModel()
     topics: TopicsModel = TopicsModel()
+    dedup: DedupModel = DedupModel()
+    health_alerts: HealthAlertsModel = HealthAlertsModel()
     feeds: tuple[FeedModel, ...] = ()
     watchlists: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
@@ -207,11 +221,17 @@ def load_config(path: Path | str) -> Settings:
     destinations, skipped = _destinations(model, str(path))
     watchlists = tuple(_read_sources(path, model.watchlists, "watchlists"))
     rules = tuple(_read_sources(path, model.rules, "rules"))
-    pack = compile_pack(
-        watchlists=list(watchlists),
-        rules=list(rules),
-        disabled_topics=frozenset(model.topics.disabled),
-    )
+    try:
+        pack = compile_pack(
+            watchlists=list(watchlists),
+            rules=list(rules),
+            disabled_topics=frozenset(model.topics.disabled),
+        )
+    except ConfigError as exc:
+        if exc.file is not None:
+            raise
+        raise ConfigError(str(exc), file=str(path)) from None
+    _check_health_destinations(model, destinations, skipped, str(path))
     return Settings(
         path=path,
         model=model,
@@ -236,6 +256,22 @@ def redacted_dump(settings: Settings) -> dict[str, Any]:
             dest["url"] = REDACTED  # a Slack or webhook URL is itself a credential
         dest["headers"] = {name: REDACTED for name in dest.get("headers", {})}
     return data
+
+
+def _check_health_destinations(
+    model: ConfigModel,
+    destinations: Sequence[DestinationSpec],
+    skipped: Sequence[str],
+    file: str,
+) -> None:
+    known = {d.id for d in destinations} | set(skipped)
+    for i, dest_id in enumerate(model.health_alerts.destinations):
+        if dest_id not in known:
+            raise ConfigError(
+                f"unknown destination {dest_id!r} (known: {', '.join(sorted(known)) or 'none'})",
+                file=file,
+                key_path=f"health_alerts.destinations[{i}]",
+            )
 
 
 # --- reading and substitution --------------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -76,6 +77,11 @@ class Daemon:
         on_start: Callable[[], Awaitable[None]] | None = None,
         on_stop: Callable[[], Awaitable[None]] | None = None,
         reload: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        on_cycle: Callable[[], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_every_s: float = 3600.0,
+        max_concurrent_polls: int = 32,
     ) -> None:
         self.feeds = {feed.id: feed for feed in feeds}
         self.poller = poller
@@ -87,6 +93,12 @@ class Daemon:
         self.on_start = on_start
         self.on_stop = on_stop
         self.reload_hook = reload
+        self.on_cycle = on_cycle or (lambda: None)
+        self.on_skip = on_skip or (lambda reason: None)
+        self.housekeeping = housekeeping
+        self.housekeeping_every_s = housekeeping_every_s
+        # polls wait here, not in the HTTP pool: a slow host cannot hold every slot
+        self._poll_slots = asyncio.Semaphore(max_concurrent_polls)
         self.stop_event = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.cycles_done = 0
@@ -104,7 +116,8 @@ class Daemon:
         if task is not None:
             self._in_flight.add(task)
         try:
-            outcome = await self.poller.poll(feed, force=force)
+            async with self._poll_slots:
+                outcome = await self.poller.poll(feed, force=force)
         except MonitorError as exc:
             log.error("feed_poll_error", feed_id=feed_id, error=str(exc))
             outcome = PollOutcome(feed_id, ok=False, error=str(exc), error_kind=type(exc).__name__)
@@ -120,6 +133,7 @@ class Daemon:
         if len(self._polled_once) >= len(self.feeds):
             self.cycles_done += 1
             self._polled_once.clear()
+            self.on_cycle()
         self.observe(outcome)
         return outcome
 
@@ -147,8 +161,19 @@ class Daemon:
         if self.on_start is not None:
             await self.on_start()
         self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         for feed in self.feeds.values():
             self._add_job(feed, first_delay_s=random.uniform(0, min(5.0, feed.interval_s)))
+        if self.housekeeping is not None:
+            self.scheduler.add_job(
+                self._housekeep,
+                IntervalTrigger(seconds=self.housekeeping_every_s),
+                id="__housekeeping__",
+                name="housekeeping",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=60),
+            )
         self.scheduler.start()
         worker_task = asyncio.create_task(
             self.worker.run(self.stop_event, poll_interval_s=self.delivery_poll_s)
@@ -157,6 +182,19 @@ class Daemon:
         await self.stop_event.wait()
         await self._drain(worker_task)
         return 0
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        reason = "max_instances" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        log.info("poll_skipped", feed_id=event.job_id, reason=reason)
+        self.on_skip(reason)
+
+    async def _housekeep(self) -> None:
+        """Prune old stories and clusters; never raises into the scheduler."""
+        assert self.housekeeping is not None
+        try:
+            self.housekeeping()
+        except Exception:
+            log.exception("housekeeping_failed")
 
     def request_stop(self) -> None:
         self.stop_event.set()

@@ -59,6 +59,12 @@ log = structlog.get_logger(__name__)
 
 Result = Literal["sent", "retry", "dead", "deferred"]
 
+# Follow-ups to a destination that cannot thread wait for a digest of this period when the
+# destination has no digest of its own.
+UPDATE_DIGEST_S = 3600.0
+# How long a thread reply waits before looking again for its parent message's thread.
+PARENT_WAIT_S = 30.0
+
 
 @runtime_checkable
 class DigestNotifier(Protocol):
@@ -230,7 +236,13 @@ class DeliveryWorker:
                 self._dead(entry, reason, stats)
             return len(entries)
         policy = self.digests.get(dest)
-        batched = [e for e in entries if policy and e.alert.severity < policy.immediate_from]
+        folds = bool(getattr(notifier, "folds_updates", False))
+        batched = [
+            e
+            for e in entries
+            if (policy and e.alert.severity < policy.immediate_from)
+            or (folds and e.alert.event == "alert.updated")
+        ]
         batched_ids = {e.id for e in batched}
         immediate = [e for e in entries if e.id not in batched_ids]
         changed = 0
@@ -247,7 +259,8 @@ class DeliveryWorker:
                 for later in [*immediate[index + 1 :], *batched]:
                     self._dead(later, reason, stats)
                 return len(entries)
-        if policy and batched and not self._stopping():
+        if batched and not self._stopping():
+            policy = policy or DigestPolicy(every_s=UPDATE_DIGEST_S)
             changed += await self._digest(notifier, policy, batched, stats, push=push_deferred)
         return changed
 
@@ -301,9 +314,12 @@ class DeliveryWorker:
         self, notifier: Notifier, entry: OutboxEntry, stats: DeliveryStats
     ) -> Result:
         """Send one row and record the outcome; never raises a delivery error."""
+        alert = self._threaded(notifier, entry)
+        if alert is None:
+            return self._wait_for_parent(entry, stats)
         started_s = self.monotonic()
         try:
-            await notifier.send(entry.alert, plain=entry.fallback_sent)
+            remote_ref = await notifier.send(alert, plain=entry.fallback_sent)
         except PayloadRejected as exc:
             self._send_s[entry.id] = self.monotonic() - started_s
             if entry.fallback_sent:
@@ -322,7 +338,35 @@ class DeliveryWorker:
             log.exception("notifier_crashed", destination=entry.destination_id, entry_id=entry.id)
             return self._retry(entry, f"internal error: {type(exc).__name__}", None, stats)
         self._send_s[entry.id] = self.monotonic() - started_s
-        return self._sent(entry, stats)
+        return self._sent(entry, stats, remote_ref=remote_ref)
+
+    def _threaded(self, notifier: Notifier, entry: OutboxEntry) -> Alert | None:
+        """The alert to send; a follow-up for a threading notifier gets its parent's thread.
+
+        None means "not yet": the parent alert is still queued, so its thread does not exist.
+        A parent that was dead-lettered or purged leaves the follow-up to stand alone.
+        """
+        alert = entry.alert
+        if alert.event != "alert.updated" or not getattr(notifier, "threads", False):
+            return alert
+        parent = next((v for k, v in alert.extra if k == "parent_alert_id"), None)
+        found = self.store.delivery_of(parent, entry.destination_id) if parent else None
+        if found is None:
+            return alert
+        status, remote_ref = found
+        if status == "pending":
+            return None
+        if remote_ref:
+            return replace(alert, extra=(*alert.extra, ("thread_ts", remote_ref)))
+        return alert
+
+    def _wait_for_parent(self, entry: OutboxEntry, stats: DeliveryStats) -> Result:
+        next_at = self.clock.now() + timedelta(seconds=PARENT_WAIT_S)
+        self.store.mark_retry(
+            entry.id, "waiting for the original alert's thread", next_at, count_attempt=False
+        )
+        stats.deferred += 1
+        return "deferred"
 
     async def _fallback(
         self, notifier: Notifier, entry: OutboxEntry, exc: PayloadRejected, stats: DeliveryStats
@@ -338,9 +382,11 @@ class DeliveryWorker:
         )
         return await self._attempt(notifier, replace(entry, fallback_sent=True), stats)
 
-    def _sent(self, entry: OutboxEntry, stats: DeliveryStats) -> Result:
+    def _sent(
+        self, entry: OutboxEntry, stats: DeliveryStats, *, remote_ref: str | None = None
+    ) -> Result:
         now = self.clock.now()
-        self.store.mark_sent(entry.id, now)
+        self.store.mark_sent(entry.id, now, remote_ref=remote_ref)
         stats.sent += 1
         return self._report("info", "alert_delivered", entry, "sent")
 

@@ -188,6 +188,32 @@ class Assessment:
         return max(self.matches, key=lambda m: (m.severity, m.score), default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterAssignment:
+    """Where ``assign`` put a story.
+
+    ``is_new_story``: the key was never seen. ``is_update``: the key was seen and its title or
+    summary changed. ``is_new_cluster``: this story starts the cluster (an alert may follow);
+    otherwise a new story or an update is a follow-up of ``cluster_id`` (``alert.updated``).
+    ``similar_to``/``similarity``: the stored story it matched. ``outlets``: who carried the
+    cluster so far, first-seen order, this story included.
+    """
+
+    cluster_id: str
+    story_key: str
+    is_new_cluster: bool
+    is_new_story: bool
+    is_update: bool = False
+    similar_to: str | None = None
+    similarity: float = 0.0
+    outlets: tuple[str, ...] = ()
+
+    @property
+    def is_follow_up(self) -> bool:
+        """A later copy or an edit of an existing cluster: never a second top-level alert."""
+        return not self.is_new_cluster and (self.is_new_story or self.is_update)
+
+
 # --- route → outbox → deliver ---------------------------------------------------------------
 
 

@@ -4,6 +4,12 @@
 A failure stays with its feed: it is recorded on the feed's state (last error, consecutive
 failures, next attempt) and returned as a ``PollOutcome``; nothing is raised to the scheduler.
 
+Dedup: every parsed story is assigned to a cross-feed cluster (``ports.Clusters``). The
+cluster, not the story, alerts: the first story of a cluster is matched and routed as usual;
+a later copy from another outlet, or an edit under the same key, becomes an ``alert.updated``
+("also reported by") for each destination the cluster already alerted, never a second
+top-level alert. A copy of a cluster that has not alerted anywhere is matched like a new story.
+
 Idempotence: a story is marked seen in the same transaction that queues its alerts, and the
 feed's validators (ETag, Last-Modified, body hash) advance only after that commit, so a crash
 anywhere here costs at most one repeated poll, never a lost or doubled alert.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,14 +33,16 @@ from monitor.match import Pack
 from monitor.models import (
     Alert,
     Assessment,
+    ClusterAssignment,
     DestinationSpec,
     FeedSpec,
     FeedState,
     FetchResult,
+    Severity,
     Story,
 )
-from monitor.ports import Clock, Fetcher, Parser, Store
-from monitor.route import route
+from monitor.ports import Clock, Clusters, Fetcher, Parser, Store
+from monitor.route import alert_key, route
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +76,9 @@ class PollOutcome:
     health_before: str = "new"
     health_after: str = "new"
     elapsed_s: float = 0.0
+    parse_elapsed_s: float = 0.0
     body_bytes: int = 0
+    follow_ups: int = 0
     assessments: tuple[Assessment, ...] = ()
 
 
@@ -83,6 +94,8 @@ class FeedPoller:
         pack: Pack,
         destinations: Sequence[DestinationSpec],
         clock: Clock,
+        clusters: Clusters | None = None,
+        health_destinations: Sequence[str] = (),
         policy: PollPolicy = PollPolicy(),
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -92,13 +105,22 @@ class FeedPoller:
         self.pack = pack
         self.destinations = tuple(destinations)
         self.clock = clock
+        self.clusters = clusters
+        self.health_destinations = tuple(health_destinations)
         self.policy = policy
         self.rng = rng
 
-    def reconfigure(self, *, pack: Pack, destinations: Sequence[DestinationSpec]) -> None:
+    def reconfigure(
+        self,
+        *,
+        pack: Pack,
+        destinations: Sequence[DestinationSpec],
+        health_destinations: Sequence[str] = (),
+    ) -> None:
         """Swap rules and destinations (hot reload); state and the outbox are untouched."""
         self.pack = pack
         self.destinations = tuple(destinations)
+        self.health_destinations = tuple(health_destinations)
 
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome:
         """Run every stage for ``feed`` unless its backoff says it is not due yet."""
@@ -122,52 +144,129 @@ class FeedPoller:
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == state.body_hash:
             return self._record_success(feed, state, result, now, parsed_ttl_s=None, unchanged=True)
+        parse_started = time.perf_counter()
         try:
             parsed = await self.parser.parse(result, feed)
         except ParseError as exc:
-            return self._record_failure(feed, state, now, exc, result=result)
+            return self._record_failure(
+                feed, state, now, exc, result=result,
+                parse_s=time.perf_counter() - parse_started,
+            )  # fmt: skip
+        parse_s = time.perf_counter() - parse_started
         stories = [replace(s, key=dedup.story_key(s), tags=feed.tags) for s in parsed.stories]
-        fresh = self.store.unseen(stories)
-        alerts, assessments = self._detect(fresh, now)
-        queued = self.store.commit_stories(fresh, alerts, now)
+        with self.store.transaction():  # clusters, seen stories and alerts: all or none
+            fresh = self.store.unseen(stories)
+            alerts, assessments, follow_ups = self._detect(stories, fresh, now)
+            queued = self.store.commit_stories(fresh, alerts, now)
         return self._record_success(
-            feed,
-            state,
-            result,
-            now,
-            parsed_ttl_s=parsed.ttl_s,
-            body_hash=body_hash,
-            stories=len(stories),
-            new_stories=len(fresh),
-            queued=queued,
-            assessments=assessments,
-        )
+            feed, state, result, now,
+            parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
+            new_stories=len(fresh), queued=queued, assessments=assessments,
+            parse_s=parse_s, follow_ups=follow_ups,
+        )  # fmt: skip
 
     # --- detection stages ---------------------------------------------------------------------
 
     def _detect(
-        self, fresh: Sequence[Story], now: datetime
-    ) -> tuple[list[Alert], tuple[Assessment, ...]]:
-        """match → assess → route for each new story; old stories are recorded, never alerted."""
+        self, stories: Sequence[Story], fresh: Sequence[Story], now: datetime
+    ) -> tuple[list[Alert], tuple[Assessment, ...], int]:
+        """dedup → match → assess → route; returns alerts, assessments and follow-up count.
+
+        Old stories (past ``max_story_age_s``) are recorded but never alerted.
+        """
         alerts: list[Alert] = []
         assessments: list[Assessment] = []
+        follow_ups = 0
         disabled = set(self.store.disabled_destinations())
         cutoff = now - timedelta(seconds=self.policy.max_story_age_s)
-        for story in fresh:
+        fresh_keys = {story.key for story in fresh}
+        # alerts of each cluster per destination: stored ones plus those made in this poll
+        alerted: dict[str, dict[str, Alert]] = {}
+        for story in stories:
+            placed = self._place(story, now)
+            is_fresh = story.key in fresh_keys
+            if not is_fresh and not (placed is not None and placed.is_update):
+                continue
+            fresh_keys.discard(story.key)  # a key repeated inside one feed counts once
+            too_old = story.published_at is not None and story.published_at < cutoff
+            known: dict[str, Alert] = {}
+            if placed is not None and not placed.is_new_cluster:
+                known = alerted.setdefault(
+                    placed.cluster_id, self.store.cluster_alerts(placed.cluster_id)
+                )
+            if known and not too_old:
+                updates = self._follow_ups(story, placed, known, now, disabled)
+                follow_ups += len(updates)
+                alerts.extend(updates)
+            if not is_fresh:
+                continue  # an edit of a known story: only the follow-up above
             assessment = assess(story, self.pack.match(story), self.pack)
             if assessment.severity is None:
                 continue
             assessments.append(assessment)
-            if story.published_at is not None and story.published_at < cutoff:
+            if too_old:
                 log.info(
                     "story_too_old",
                     feed_id=story.feed_id,
                     story_key=story.key,
-                    published_at=story.published_at.isoformat(),
+                    published_at=story.published_at.isoformat() if story.published_at else None,
                 )
                 continue
-            alerts.extend(route(story, assessment, self.destinations, now=now, disabled=disabled))
-        return alerts, tuple(assessments)
+            cluster_id = placed.cluster_id if placed is not None else None
+            for alert in route(
+                story, assessment, self.destinations, now=now, disabled=disabled,
+                cluster_id=cluster_id,
+            ):  # fmt: skip
+                if alert.destination_id in known:
+                    continue  # the cluster already alerted there: the follow-up covers it
+                alerts.append(alert)
+                if cluster_id is not None:
+                    alerted.setdefault(cluster_id, {})[alert.destination_id] = alert
+        return alerts, tuple(assessments), follow_ups
+
+    def _place(self, story: Story, now: datetime) -> ClusterAssignment | None:
+        if self.clusters is None:
+            return None
+        return self.clusters.assign(story, now=now)
+
+    def _follow_ups(
+        self,
+        story: Story,
+        placed: ClusterAssignment | None,
+        known: dict[str, Alert],
+        now: datetime,
+        disabled: set[str],
+    ) -> list[Alert]:
+        """One ``alert.updated`` per destination the cluster already alerted."""
+        assert placed is not None
+        configured = {dest.id for dest in self.destinations}
+        revision = dedup.content_hash(story) if placed.is_update else ""
+        updates = []
+        for dest_id, parent in known.items():
+            if dest_id in disabled or dest_id not in configured:
+                continue
+            subject = f"{story.key}\x1f{revision}"
+            updates.append(
+                replace(
+                    parent,
+                    key=alert_key(subject, "alert.updated", dest_id),
+                    event="alert.updated",
+                    story=story,
+                    created_at=now,
+                    also_reported_by=placed.outlets,
+                    extra=(*parent.extra, ("parent_alert_id", parent.key)),
+                )
+            )
+        if updates:
+            log.info(
+                "story_follow_up",
+                feed_id=story.feed_id,
+                story_key=story.key,
+                cluster_id=placed.cluster_id,
+                update=placed.is_update,
+                destinations=sorted(u.destination_id for u in updates),
+            )
+        return updates
 
     # --- feed state bookkeeping ---------------------------------------------------------------
 
@@ -185,6 +284,8 @@ class FeedPoller:
         new_stories: int = 0,
         queued: int = 0,
         assessments: tuple[Assessment, ...] = (),
+        parse_s: float = 0.0,
+        follow_ups: int = 0,
     ) -> PollOutcome:
         next_at = schedule.next_poll_at(
             now=now,
@@ -210,17 +311,7 @@ class FeedPoller:
             next_poll_at=next_at,
             items_seen=state.items_seen + new_stories,
         )
-        new_state = replace(
-            new_state,
-            health=schedule.health_after(
-                new_state,
-                now=now,
-                interval_s=feed.interval_s,
-                failing_after=self.policy.failing_after,
-                stale_factor=self.policy.stale_factor,
-            ),
-        )
-        self.store.save_feed_state(new_state)
+        new_state = self._save_state(feed, state, new_state, now)
         log.info(
             "feed_polled",
             feed_id=feed.id,
@@ -229,7 +320,9 @@ class FeedPoller:
             stories=stories,
             new_stories=new_stories,
             alerts_queued=queued,
+            follow_ups=follow_ups,
             elapsed_s=round(result.elapsed_s, 3),
+            parse_s=round(parse_s, 4),
         )
         return PollOutcome(
             feed.id,
@@ -243,8 +336,10 @@ class FeedPoller:
             health_before=state.health,
             health_after=new_state.health,
             elapsed_s=result.elapsed_s,
+            parse_elapsed_s=parse_s,
             body_bytes=len(result.body),
             assessments=assessments,
+            follow_ups=follow_ups,
         )
 
     def _record_failure(
@@ -255,6 +350,7 @@ class FeedPoller:
         exc: FetchError | ParseError,
         *,
         result: FetchResult | None = None,
+        parse_s: float = 0.0,
     ) -> PollOutcome:
         failures = state.consecutive_failures + 1
         status = (
@@ -279,17 +375,7 @@ class FeedPoller:
             last_attempt_at=now,
             next_poll_at=next_at,
         )
-        new_state = replace(
-            new_state,
-            health=schedule.health_after(
-                new_state,
-                now=now,
-                interval_s=feed.interval_s,
-                failing_after=self.policy.failing_after,
-                stale_factor=self.policy.stale_factor,
-            ),
-        )
-        self.store.save_feed_state(new_state)
+        new_state = self._save_state(feed, state, new_state, now)
         log.warning(
             "feed_failed",
             feed_id=feed.id,
@@ -298,6 +384,7 @@ class FeedPoller:
             consecutive_failures=failures,
             next_poll_at=next_at.isoformat(),
         )
+        elapsed_s = result.elapsed_s if result is not None else getattr(exc, "elapsed_s", 0.0)
         return PollOutcome(
             feed.id,
             ok=False,
@@ -307,4 +394,94 @@ class FeedPoller:
             next_poll_at=next_at,
             health_before=state.health,
             health_after=new_state.health,
+            elapsed_s=float(elapsed_s or 0.0),
+            parse_elapsed_s=parse_s,
+            body_bytes=len(result.body) if result is not None else 0,
         )
+
+    # --- feed health --------------------------------------------------------------------------
+
+    def _save_state(
+        self, feed: FeedSpec, before: FeedState, after: FeedState, now: datetime
+    ) -> FeedState:
+        """Settle the health, store the state, and queue a health alert on a transition.
+
+        Both writes share one transaction, so a transition is alerted exactly once.
+        """
+        after = replace(
+            after,
+            health=schedule.health_after(
+                after,
+                now=now,
+                interval_s=feed.interval_s,
+                failing_after=self.policy.failing_after,
+                stale_factor=self.policy.stale_factor,
+            ),
+        )
+        changed = schedule.health_changed(before.health, after.health)
+        with self.store.transaction():
+            self.store.save_feed_state(after)
+            if changed and self.health_destinations:
+                self.store.enqueue(
+                    health_alerts(feed, before, after, now, self.health_destinations), now
+                )
+        if changed:
+            log.warning(
+                "feed_health_changed",
+                feed_id=feed.id,
+                before=before.health,
+                after=after.health,
+                consecutive_failures=after.consecutive_failures,
+                last_error=after.last_error,
+            )
+        return after
+
+
+def health_alerts(
+    feed: FeedSpec,
+    before: FeedState,
+    after: FeedState,
+    now: datetime,
+    destinations: Sequence[str],
+) -> list[Alert]:
+    """One ``feed.health`` alert per destination for the transition ``before`` → ``after``."""
+    if after.health == "failing":
+        title = f"Feed {feed.id} is failing: {after.consecutive_failures} failures in a row"
+        detail = after.last_error or "unknown error"
+        severity = Severity.MEDIUM
+    elif after.health == "stale":
+        last = after.last_new_item_at.isoformat() if after.last_new_item_at else "never"
+        title = f"Feed {feed.id} is stale: no new item since {last}"
+        detail = "the feed answers but publishes nothing new; check its URL"
+        severity = Severity.LOW
+    else:
+        title = f"Feed {feed.id} has recovered ({before.health} → {after.health})"
+        detail = "polled successfully again"
+        severity = Severity.LOW
+    story = Story(
+        feed_id=feed.id,
+        title=title,
+        url=feed.url,
+        fetched_at=now,
+        summary=detail,
+        outlet=feed.name or feed.id,
+        key=f"feed-health:{feed.id}",
+        tags=feed.tags,
+    )
+    subject = f"{feed.id}\x1f{before.health}\x1f{after.health}\x1f{now.isoformat()}"
+    return [
+        Alert(
+            key=alert_key(subject, "feed.health", dest_id),
+            destination_id=dest_id,
+            event="feed.health",
+            rule_id="feed_health",
+            topic="operations",
+            severity=severity,
+            score=0.0,
+            story=story,
+            hits=(),
+            created_at=now,
+            extra=(("health_before", before.health), ("health_after", after.health)),
+        )
+        for dest_id in destinations
+    ]

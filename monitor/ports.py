@@ -7,11 +7,13 @@ in fakes that satisfy the same shapes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor.models import (
     Alert,
+    ClusterAssignment,
     FeedSpec,
     FeedState,
     FetchResult,
@@ -44,7 +46,17 @@ class Notifier(Protocol):
 
     destination_id: str
 
-    async def send(self, alert: Alert, *, plain: bool = False) -> None: ...
+    async def send(self, alert: Alert, *, plain: bool = False) -> str | None:
+        """Deliver ``alert``; may return the destination's id of the message (Slack's ``ts``)."""
+        ...
+
+
+class Clusters(Protocol):
+    """Cross-feed clusters of near-duplicate stories (``cluster_index.ClusterIndex`` fits)."""
+
+    def assign(self, story: Story, *, now: datetime) -> ClusterAssignment: ...
+
+    def prune(self, *, older_than: datetime, limit: int | None = None) -> int: ...
 
 
 class Store(Protocol):
@@ -64,7 +76,15 @@ class Store(Protocol):
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]: ...
 
-    def mark_sent(self, entry_id: int, now: datetime) -> None: ...
+    def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None: ...
+
+    def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]: ...
+
+    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None: ...
+
+    def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
 
     def mark_retry(
         self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True

@@ -209,7 +209,16 @@ def _notification_text(alert: Alert) -> str:
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:
-    """A compact Block Kit message: header, linked title with excerpt, context line."""
+    """A compact Block Kit message: header, linked title with excerpt, context line.
+
+    ``alert.updated`` (a later copy of an alerted story) is a short "also reported by" message,
+    posted in the original's thread when ``alert.extra`` carries its ``thread_ts``;
+    ``feed.health`` is a short operations notice.
+    """
+    if alert.event == "alert.updated":
+        return _slack_update_payload(alert)
+    if alert.event == "feed.health":
+        return _slack_health_payload(alert)
     sev = str(alert.severity).upper()
     header = clip(f"{SEVERITY_EMOJI[alert.severity]} {sev}: {title_of(alert)}", HEADER_MAX_CHARS)
     # Title <= 200 chars and URL <= 1000 chars keep the link under 2.2K even when escaping
@@ -227,6 +236,46 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
             {"type": "section", "text": _mrkdwn(section)},
             {"type": "context", "elements": [_mrkdwn(item) for item in _context_items(alert)]},
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def _also_reported(alert: Alert) -> str:
+    """``also reported by Yonhap, NK News`` (escaped), or the outlet of this copy alone."""
+    outlets = [o for o in alert.also_reported_by if o] or [outlet_of(alert)]
+    return escape_mrkdwn(", ".join(clip(clean(o), 40) for o in outlets[:8]))
+
+
+def _slack_update_payload(alert: Alert) -> dict[str, Any]:
+    link = slack_link(alert.story.url, title_of(alert, 200))
+    text = f"↪ *{escape_mrkdwn(outlet_of(alert))}* also reports this story: {link}"
+    context = f"outlets so far: {_also_reported(alert)} · rule `{escape_mrkdwn(alert.rule_id)}`"
+    payload: dict[str, Any] = {
+        "text": escape_mrkdwn(f"Also reported by {outlet_of(alert)}: {title_of(alert, 200)}"),
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(clip(text, SECTION_MAX_CHARS))},
+            {"type": "context", "elements": [_mrkdwn(clip(context, SECTION_MAX_CHARS))]},
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    thread_ts = _extra(alert, "thread_ts")
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
+    return payload
+
+
+def _slack_health_payload(alert: Alert) -> dict[str, Any]:
+    title = escape_mrkdwn(title_of(alert, 200))
+    detail = escape_mrkdwn(clip(clean(alert.story.summary), 500))
+    url = escape_mrkdwn(clip(clean(alert.story.url), 300))
+    return {
+        "text": f"Feed health: {title}",
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(f"🩺 *{title}*\n{detail}")},
+            {"type": "context", "elements": [_mrkdwn(f"feed URL: {url}")]},
         ],
         "unfurl_links": False,
         "unfurl_media": False,
@@ -252,6 +301,8 @@ def slack_plain_payload(alert: Alert) -> dict[str, Any]:
 def _digest_line(alert: Alert) -> str:
     sev = str(alert.severity).upper()
     link = slack_link(alert.story.url, title_of(alert, DIGEST_TITLE_MAX_CHARS))
+    if alert.event == "alert.updated":
+        return f"↪ also reported by *{escape_mrkdwn(outlet_of(alert))}*: {link}"
     when = format_time(alert.story.published_at or alert.story.fetched_at)
     meta = escape_mrkdwn(f"{outlet_of(alert)} · {when} · {clip(alert.rule_id, 60)}")
     return f"{SEVERITY_EMOJI[alert.severity]} *{sev}* {link}\n      {meta}"
@@ -374,8 +425,25 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
             "cluster_id": alert.cluster_id or None,
             "also_reported_by": list(alert.also_reported_by),
             "created_at": iso_z(alert.created_at),
+            **_event_fields(alert),
         },
     }
+
+
+def _event_fields(alert: Alert) -> dict[str, Any]:
+    """Fields only some event types carry (``docs/webhook.md``)."""
+    if alert.event == "alert.updated":
+        return {"parent_alert_id": _extra(alert, "parent_alert_id")}
+    if alert.event == "feed.health":
+        return {
+            "health": {
+                "feed_id": alert.story.feed_id,
+                "before": _extra(alert, "health_before"),
+                "after": _extra(alert, "health_after"),
+                "detail": alert.story.summary,
+            }
+        }
+    return {}
 
 
 # --- console --------------------------------------------------------------------------------
@@ -387,6 +455,17 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def console_text(alert: Alert, *, color: bool) -> str:
     """A readable block for a terminal or a log file; matched words highlighted."""
+    if alert.event == "alert.updated":
+        head = _paint("[ALSO REPORTED]", _DIM, color)
+        outlets = ", ".join(clean(o) for o in alert.also_reported_by) or outlet_of(alert)
+        return (
+            f"{head} {title_of(alert)} ({outlet_of(alert)})\n"
+            f"  {clean(alert.story.url) or '(no link)'}\n"
+            f"  {_paint('outlets so far: ' + outlets, _DIM, color)}\n"
+        )
+    if alert.event == "feed.health":
+        head = _paint("[FEED HEALTH]", _ANSI[alert.severity], color)
+        return f"{head} {title_of(alert)}\n  {clean(alert.story.summary)}\n"
     sev = f"[{str(alert.severity).upper()}]"
     meta = [
         outlet_of(alert),

@@ -67,6 +67,10 @@ class Runtime:
             on_start=self._start,
             on_stop=self._stop,
             reload=self.reload,
+            on_cycle=app.metrics.observe_cycle,
+            on_skip=app.metrics.observe_scheduler_skip,
+            housekeeping=app.housekeep,
+            max_concurrent_polls=self.settings.model.http.global_limit * 2,
         )
         return await self.daemon.run()
 
@@ -119,7 +123,7 @@ class Runtime:
 
     def _state_writable(self) -> bool:
         try:
-            self.app.store.save_feed_state(self.app.store.feed_state("__probe__"))
+            self.app.store.check_writable()
         except MonitorError:
             return False
         return True
@@ -143,12 +147,18 @@ class Runtime:
             new = load_config(path)
         except MonitorError as exc:
             log.error("config_reload_failed", file=str(path), error=str(exc))
+            self.app.metrics.observe_reload(ok=False)
             return
         add_secrets(new.secrets)
         assert self.daemon is not None
-        self.app.poller.reconfigure(pack=new.pack, destinations=new.destinations)
-        self.app.rebuild_notifiers(new)
+        try:
+            self.app.apply(new)
+        except MonitorError as exc:  # e.g. a destination that cannot be built
+            log.error("config_reload_failed", file=str(path), error=str(exc))
+            self.app.metrics.observe_reload(ok=False)
+            return
         added, removed, changed = self.daemon.replace_feeds(new.feeds)
+        self.app.metrics.observe_reload(ok=True)
         self.settings = new
         self.app.settings = new
         log.info(

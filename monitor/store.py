@@ -62,6 +62,13 @@ _MIGRATIONS: tuple[str, ...] = (
         disabled_at REAL NOT NULL
     );
     """,
+    # 2: the cluster an alert belongs to (one alert per cluster, follow-ups as alert.updated)
+    # and the destination's own id of a sent message (Slack's ts, for thread replies)
+    """
+    ALTER TABLE outbox ADD COLUMN cluster_id TEXT;
+    ALTER TABLE outbox ADD COLUMN remote_ref TEXT;
+    CREATE INDEX outbox_cluster ON outbox(cluster_id) WHERE cluster_id IS NOT NULL;
+    """,
 )
 
 _FEED_COLUMNS = [
@@ -93,6 +100,7 @@ class SqliteStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the dedup index hot
             self._migrate()
             for ensure in extra_schema:
                 ensure(self.conn)
@@ -142,6 +150,11 @@ class SqliteStore:
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.transaction() as conn:
             return conn.execute(sql, params).rowcount
+
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` unless a write transaction can start and commit (readiness)."""
+        with self.transaction() as conn:
+            conn.execute("PRAGMA user_version").fetchone()
 
     def close(self) -> None:
         with self._lock:
@@ -209,8 +222,17 @@ class SqliteStore:
     def _enqueue(conn: sqlite3.Connection, alert: Alert, ts: float) -> int:
         cursor = conn.execute(
             "INSERT OR IGNORE INTO outbox (alert_key, destination_id, event, payload, "
-            "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (alert.key, alert.destination_id, alert.event, alert.to_json(), ts, ts, ts),
+            "next_attempt_at, created_at, updated_at, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                alert.key,
+                alert.destination_id,
+                alert.event,
+                alert.to_json(),
+                ts,
+                ts,
+                ts,
+                alert.cluster_id or None,
+            ),
         )
         return cursor.rowcount
 
@@ -242,13 +264,30 @@ class SqliteStore:
         rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
         return _from_ts(rows[0][0])
 
-    def mark_sent(self, entry_id: int, now: datetime) -> None:
+    def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None:
         ts = now.timestamp()
         self._write(
             "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, "
-            "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-            (ts, ts, entry_id),
+            "attempts = attempts + 1, last_error = NULL, remote_ref = ? WHERE id = ?",
+            (ts, ts, remote_ref, entry_id),
         )
+
+    def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]:
+        """The first ``alert.created`` of ``cluster_id`` per destination (any status)."""
+        rows = self._query(
+            "SELECT destination_id, payload FROM outbox WHERE cluster_id = ? "
+            "AND event = 'alert.created' ORDER BY id DESC",
+            (cluster_id,),
+        )
+        return {dest: Alert.from_json(payload) for dest, payload in rows}
+
+    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None:
+        """``(status, remote_ref)`` of one alert at one destination, or None if never queued."""
+        rows = self._query(
+            "SELECT status, remote_ref FROM outbox WHERE alert_key = ? AND destination_id = ?",
+            (alert_key, destination_id),
+        )
+        return (str(rows[0][0]), rows[0][1]) if rows else None
 
     def mark_retry(
         self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True

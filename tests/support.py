@@ -123,3 +123,136 @@ def wait_for(predicate: Any, *, timeout_s: float = 20.0, interval_s: float = 0.0
             return value
         time.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s: {predicate}")
+
+
+# --- helpers for the process-level tests (daemon, probes, crash safety) ------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (closed again at once)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def http_get(url: str, *, timeout_s: float = 3.0) -> tuple[int | None, str]:
+    """``(status, body)`` of a GET to a loopback URL; ``(None, why)`` when nothing answered.
+
+    ``http.client`` rather than urllib: it never consults ``$HTTP_PROXY``.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+    try:
+        conn.request("GET", parts.path or "/")
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def log_events(path: Path) -> list[dict[str, Any]]:
+    """The JSON log lines a daemon wrote to ``path`` (other lines skipped)."""
+    import json
+
+    if not path.exists():
+        return []
+    events: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue  # a line being written right now
+        if isinstance(value, dict):
+            events.append(value)
+    return events
+
+
+def events_named(path: Path, name: str, **match: Any) -> list[dict[str, Any]]:
+    """Log events called ``name`` whose fields equal ``match``."""
+    return [
+        e
+        for e in log_events(path)
+        if e.get("event") == name and all(e.get(k) == v for k, v in match.items())
+    ]
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float | None:
+    """One sample's value from Prometheus text (labels must match exactly); None if absent."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in exposition.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, label_text = series.partition("{")
+        if metric != name:
+            continue
+        got = ",".join(sorted(p for p in label_text.rstrip("}").split(",") if p))
+        if got == wanted:
+            return float(value)
+    return None
+
+
+# Parts of the synthetic Russia-DPRK transfer stories (``transfer_stories``).
+_RU_SIDE = ("Russia", "Moscow", "The Kremlin", "Russian traders", "A Russian state firm")
+_DPRK_SIDE = ("North Korea", "Pyongyang", "the DPRK", "North Korean buyers")
+_GOODS = (
+    ("shipped {n} containers of artillery shells to", "munitions"),
+    ("delivered {n} tonnes of refined oil to", "fuel"),
+    ("sent {n} luxury limousines to", "cars"),
+    ("supplied satellite technology worth ${n} million to", "space"),
+    ("sold {n} fighter jet engines to", "aircraft"),
+    ("transferred ${n} million in frozen assets to", "money"),
+    ("supplied {n} armoured trucks to", "trucks"),
+    ("shipped {n} barrels of diesel fuel to", "diesel"),
+    ("delivered {n} ballistic missile components to", "missiles"),
+    ("sold {n} railway locomotives to", "rail"),
+)
+_PLACES = (
+    "Rajin", "Vladivostok", "Nampo", "Khasan", "Tumangang",
+    "Chongjin", "Nakhodka", "Wonsan", "Sinuiju", "Vostochny",
+)  # fmt: skip
+_SOURCES = (
+    "satellite images show",
+    "customs data reveal",
+    "a UN panel report says",
+    "officials in Seoul say",
+    "shipping records indicate",
+)
+
+
+def transfer_stories(count: int) -> list[tuple[str, str]]:
+    """``count`` (<= 200) distinct (title, summary) pairs the bundled rules each flag.
+
+    Every title names a Russian and a DPRK party, goods (arms, oil, vehicles, technology or
+    money) and a transfer verb, so one of the ``ru-dprk.*`` rules fires; numbers, places and
+    sources vary so no two stories are near-duplicates (pairwise similarity stays below 0.6,
+    under ``dedup.DEFAULT_THRESHOLD``).
+    """
+    import itertools
+
+    combos = list(itertools.product(_RU_SIDE, _DPRK_SIDE, _GOODS))
+    if count > len(combos):
+        raise ValueError(f"at most {len(combos)} distinct stories")
+    out = []
+    for k, (ru, dprk, (goods, word)) in enumerate(combos[:count]):
+        n = 3 + k * 7
+        place = _PLACES[(k * 3) % len(_PLACES)]
+        source = _SOURCES[(k // 2) % len(_SOURCES)]
+        title = f"{ru} {goods.format(n=n)} {dprk} through {place}, {source}"
+        summary = (
+            f"Report {k}: the {word} consignment number {n} left {_PLACES[(k + 5) % 10]} "
+            f"in week {k % 52 + 1}; analysts in {_PLACES[(k + 7) % 10]} call it case {k * 13} "
+            "under UN sanctions."
+        )
+        out.append((title, summary))
+    return out

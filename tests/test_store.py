@@ -49,7 +49,7 @@ def store(tmp_path: Path) -> SqliteStore:
 
 
 def test_schema_is_versioned_and_wal(store: SqliteStore) -> None:
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

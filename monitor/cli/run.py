@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TextIO
 
 import httpx
@@ -22,15 +22,17 @@ import yaml
 
 from monitor import config as config_mod
 from monitor.clock import SystemClock
+from monitor.cluster_index import ClusterIndex, ensure_schema
 from monitor.config import Settings, load_config, resolve_config_path
 from monitor.daemon import CycleSummary, Daemon
 from monitor.deliver import DeliveryWorker
+from monitor.delivery_policy import digests_for, rate_limits_for
 from monitor.fetch import FeedFetcher, build_client
 from monitor.metrics import Metrics
 from monitor.notifiers import build_notifier
-from monitor.observability import add_secrets, configure_logging
+from monitor.observability import configure_logging
 from monitor.parse_pool import ProcessParser
-from monitor.pipeline import FeedPoller, PollOutcome, PollPolicy
+from monitor.pipeline import FeedPoller, PollPolicy
 from monitor.ports import Notifier
 from monitor.store import SqliteStore
 
@@ -62,12 +64,49 @@ class App:
 
     settings: Settings
     store: SqliteStore
+    clusters: ClusterIndex
     client: httpx.AsyncClient
     parser: ProcessParser
     poller: FeedPoller
     worker: DeliveryWorker
     metrics: Metrics
+    clock: SystemClock
+    stream: TextIO
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    destination_types: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, settings: Settings) -> None:
+        """Swap rules, destinations and notifiers for a reloaded config; state is kept."""
+        notifiers = _build_notifiers(settings, client=self.client, clock=self.clock,
+                                     stream=self.stream)  # fmt: skip
+        self.poller.reconfigure(
+            pack=settings.pack,
+            destinations=settings.destinations,
+            health_destinations=settings.model.health_alerts.destinations,
+        )
+        self.worker.replace_notifiers(
+            notifiers,
+            rate_limits=rate_limits_for(settings.destinations),
+            digests=digests_for(settings.destinations),
+        )
+        self.notifiers = notifiers
+        self.destination_types.clear()  # the metrics observer reads this same dict
+        self.destination_types.update({d.id: d.type for d in settings.destinations})
+        self.settings = settings
+
+    def housekeep(self) -> dict[str, int]:
+        """Forget stories and clusters past the retention window, in short transactions."""
+        retention = timedelta(days=self.settings.model.dedup.retention_days)
+        cutoff = self.clock.now() - retention
+        removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
+        while True:
+            with self.store.transaction():
+                batch = self.clusters.prune(older_than=cutoff, limit=5000)
+            removed["clusters"] += batch
+            if batch < 5000:
+                break
+        log.info("housekeeping_done", older_than=cutoff.isoformat(), **removed)
+        return removed
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -79,11 +118,16 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
     """Compose the monitor from ``settings`` (the composition root)."""
     out = stream or sys.stdout
     clock = SystemClock()
-    http = settings.model.http
-    store = SqliteStore(settings.state_path)
-    client = build_client(
-        user_agent=http.user_agent, timeout_s=http.timeout_s, max_connections=http.global_limit * 2
+    model = settings.model
+    http = model.http
+    store = SqliteStore(settings.state_path, extra_schema=[ensure_schema])
+    clusters = ClusterIndex(
+        store.conn,
+        threshold=model.dedup.threshold,
+        window_s=model.dedup.window_h * 3600.0,
     )
+    client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
+                          max_connections=http.global_limit * 2)  # fmt: skip
     fetcher = FeedFetcher(
         client=client,
         clock=clock,
@@ -93,16 +137,19 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         per_host_limit=http.per_host_limit,
         global_limit=http.global_limit,
     )
-    parser = ProcessParser(time_limit_s=settings.model.defaults.parse_time_limit_s)
+    parser = ProcessParser(time_limit_s=model.defaults.parse_time_limit_s)
     notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
-    delivery = settings.model.delivery
+    metrics = Metrics()
+    destination_types = {d.id: d.type for d in settings.destinations}
     worker = DeliveryWorker(
         store=store,
         notifiers=notifiers,
         clock=clock,
-        retry_schedule_s=delivery.retry_schedule_s,
-        give_up_after_s=delivery.give_up_after_s,
-        rate_limits={d.id: (d.rate_per_s, d.burst) for d in settings.destinations if d.rate_per_s},
+        retry_schedule_s=model.delivery.retry_schedule_s,
+        give_up_after_s=model.delivery.give_up_after_s,
+        rate_limits=rate_limits_for(settings.destinations),
+        digests=digests_for(settings.destinations),
+        observe=metrics.delivery_observer(destination_types),
     )
     poller = FeedPoller(
         fetcher=fetcher,
@@ -111,17 +158,23 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         pack=settings.pack,
         destinations=settings.destinations,
         clock=clock,
+        clusters=clusters,
+        health_destinations=model.health_alerts.destinations,
         policy=_policy(settings),
     )
     return App(
         settings=settings,
         store=store,
+        clusters=clusters,
         client=client,
         parser=parser,
         poller=poller,
         worker=worker,
-        metrics=Metrics(),
+        metrics=metrics,
+        clock=clock,
+        stream=out,
         notifiers=notifiers,
+        destination_types=destination_types,
     )
 
 
@@ -138,7 +191,10 @@ def _build_notifiers(
 def _policy(settings: Settings) -> PollPolicy:
     defaults = settings.model.defaults
     return PollPolicy(
-        max_story_age_s=settings.max_story_age_s, backoff_cap_s=defaults.backoff_cap_s
+        max_story_age_s=settings.max_story_age_s,
+        backoff_cap_s=defaults.backoff_cap_s,
+        failing_after=defaults.failing_after,
+        stale_factor=defaults.stale_factor,
     )
 
 
@@ -174,6 +230,7 @@ async def _once(settings: Settings) -> CycleSummary:
             poller=app.poller,
             worker=app.worker,
             observe=app.metrics.observe_poll,
+            max_concurrent_polls=settings.model.http.global_limit * 2,
         )
         return await daemon.once()
     finally:
@@ -233,6 +290,3 @@ def cmd_dump_config(args: argparse.Namespace) -> int:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
-
-
-__all__ = ["App", "PollOutcome", "add_secrets", "build_app", "contextlib", "load_settings"]

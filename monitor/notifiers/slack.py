@@ -52,6 +52,10 @@ class SlackNotifier:
         self.spec = spec
         self.client = client
         self.api = spec.type == "slack_api"
+        # follow-ups ("also reported by"): a thread reply through the API; an incoming webhook
+        # cannot thread, so they wait for the next digest instead of pinging the channel
+        self.threads = self.api
+        self.folds_updates = not self.api
         self.url = spec.url or (API_URL if self.api else "")
         if not self.url:
             raise ConfigError("a slack destination needs a url", key_path=f"destinations.{spec.id}")
@@ -61,16 +65,23 @@ class SlackNotifier:
                 key_path=f"destinations.{spec.id}",
             )
 
-    async def send(self, alert: Alert, *, plain: bool = False) -> None:
-        """Post the Block Kit message, or the plain-text fallback when ``plain``."""
-        await self.post_payload(slack_plain_payload(alert) if plain else slack_payload(alert))
+    async def send(self, alert: Alert, *, plain: bool = False) -> str | None:
+        """Post the Block Kit message, or the plain-text fallback when ``plain``.
+
+        Returns the message's ``ts`` when Slack's API reports it (``slack_api``), which the
+        worker stores so a later ``alert.updated`` can reply in the message's thread.
+        """
+        payload = slack_plain_payload(alert) if plain else slack_payload(alert)
+        if plain and "thread_ts" in (rich := slack_payload(alert)):
+            payload["thread_ts"] = rich["thread_ts"]
+        return await self.post_payload(payload)
 
     async def send_digest(self, alerts: Sequence[Alert], *, period_label: str) -> None:
         """Post one period's digest (several messages when Slack's limits require)."""
         for payload in slack_digest_payloads(alerts, period_label=period_label):
             await self.post_payload(payload)
 
-    async def post_payload(self, payload: dict[str, Any]) -> None:
+    async def post_payload(self, payload: dict[str, Any]) -> str | None:
         """Send one rendered payload; raise the ``DeliveryError`` its answer calls for."""
         headers = {"content-type": "application/json; charset=utf-8"}
         if self.api:
@@ -85,6 +96,7 @@ class SlackNotifier:
             timeout_s=self.spec.timeout_s,
         )
         self.check(answer)
+        return _message_ts(answer) if self.api else None
 
     def check(self, answer: Answer) -> None:
         """Translate Slack's answer (status + ``ok``/error string, or API JSON) into an outcome."""
@@ -107,6 +119,16 @@ class SlackNotifier:
             )
         disable = answer.status in (401, 403, 404, 410)
         raise PermanentDelivery(dest, f"slack HTTP {answer.status}: {error}", disable=disable)
+
+
+def _message_ts(answer: Answer) -> str | None:
+    """The ``ts`` of the message ``chat.postMessage`` created, if its answer says."""
+    try:
+        data = json.loads(answer.text)
+    except ValueError:
+        return None
+    ts = data.get("ts") if isinstance(data, dict) else None
+    return str(ts) if ts else None
 
 
 def _slack_error(answer: Answer) -> str | None:

@@ -82,6 +82,8 @@ class NormText:
     # Per character of the folded text: the original span it came from (None = identity).
     starts: list[int] | None = None
     ends: list[int] | None = None
+    # The same view as ``bytes`` (what the automaton scans); empty when the caller built it.
+    data: bytes = b""
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded span ``text[start:end]``."""
@@ -94,12 +96,17 @@ class NormText:
         return self.starts[first], self.ends[last]
 
     def _char_pos(self, byte_pos: int) -> int:
-        """The index of the character holding byte ``byte_pos`` of the view."""
+        """The index of the character holding byte ``byte_pos`` of the view.
+
+        Worked out per hit, not per story: a character is one lead byte plus its continuation
+        bytes (0x80-0xBF), so counting the continuation bytes before ``byte_pos`` is enough.
+        """
         if self.ascii_only:
             return byte_pos
-        while byte_pos > 0 and "\x80" <= self.text[byte_pos] < "\xc0":
-            byte_pos -= 1  # back to the first byte of this character
-        return len(unfold(self.text[:byte_pos]))
+        data = self.data or self.text.encode("latin-1")
+        while 0 < byte_pos < len(data) and 0x80 <= data[byte_pos] < 0xC0:
+            byte_pos -= 1  # inside a character: back to its first byte
+        return byte_pos - len(data[:byte_pos].translate(None, _NOT_CONTINUATION))
 
 
 def normalise(text: str) -> NormText:
@@ -114,14 +121,43 @@ def normalise(text: str) -> NormText:
             if char in plain:
                 plain = plain.replace(char, " ")
     if plain.isascii():
-        view = plain.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
-        return NormText(text, view, True, starts, ends)
-    folded = plain.casefold()
-    if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
-        folded, starts, ends = _fold_slowly(plain, starts, ends)
-    folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
-    view = folded.encode("utf-8").translate(_ASCII_FOLD).decode("latin-1")
-    return NormText(text, view, len(view) == len(folded), starts, ends)
+        data = plain.encode("ascii").translate(_ASCII_FOLD)
+        return NormText(text, data.decode("ascii"), True, starts, ends, data)
+    folded = plain.lower()
+    data = folded.encode("utf-8")
+    if not _is_calm(plain, folded, data):
+        folded = plain.casefold()
+        if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
+            folded, starts, ends = _fold_slowly(plain, starts, ends)
+        folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
+        data = folded.encode("utf-8")
+    data = data.translate(_ASCII_FOLD)
+    view = data.decode("latin-1")
+    return NormText(text, view, len(view) == len(folded), starts, ends, data)
+
+
+def _is_calm(plain: str, lowered: str, data: bytes) -> bool:
+    """Whether ``lowered`` (``plain.lower()``, as UTF-8 ``data``) is already the full fold.
+
+    True for ASCII, Cyrillic (U+0400-U+053F) and Hangul (U+AC00-U+D7FF) text that is NFKC:
+    there ``lower`` equals ``casefold`` (about three times cheaper) and no punctuation needs
+    replacing. Anything else (Greek final sigma, ``ß``, ligatures, Cherokee, punctuation outside
+    ``_COMMON_PUNCTUATION``) takes the general path. ``tests/test_match_normalise.py`` checks
+    this against every code point.
+    """
+    return (
+        len(lowered) == len(plain)
+        and not data.translate(None, _CALM_BYTES)
+        and b"\xea\xad" not in data  # U+AB40-U+AB7F: Cherokee small letters (fold to capitals)
+        and b"\xea\xae" not in data  # U+AB80-U+ABBF
+        and unicodedata.is_normalized("NFKC", plain)
+    )
+
+
+# ASCII, UTF-8 continuation bytes, and the lead bytes of U+0400-U+053F (D0-D4) and of
+# U+A000-U+DFFF (EA-ED; Hangul syllables sit at U+AC00-U+D7A3).
+_CALM_BYTES = bytes(range(0x00, 0xC0)) + bytes(range(0xD0, 0xD5)) + bytes(range(0xEA, 0xEE))
+_NOT_CONTINUATION = bytes(range(0x00, 0x80)) + bytes(range(0xC0, 0x100))
 
 
 def _strip_markup(text: str) -> tuple[str, list[int], list[int]]:

@@ -1,0 +1,369 @@
+"""``sanctions-monitor run`` as a subprocess: probes, metrics, hot reload, signals, secrets.
+
+Every test starts the real daemon on a config that points at loopback servers (a feed server
+and a webhook receiver that verifies Standard Webhooks signatures) and talks to it the way an
+orchestrator does: HTTP probes on ``server.port``, ``sanctions-monitor healthcheck``, SIGHUP,
+SIGTERM. What the daemon did is read from the receivers and from its JSON log lines.
+
+``tests/test_observability_e2e.py`` already searches ``once``/``dump-config``/``check-config``
+output for secrets while deliveries fail with 500s; the secret test here covers what that one
+does not: the long-running ``run`` path (start-up, worker, reload-failure log lines), a
+connection refused and a read time-out on delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
+from tests.servers.webhook_receiver import (
+    TEST_SECRETS,
+    Reply,
+    WebhookReceiver,
+    slack_receiver,
+    webhook_receiver,
+)
+from tests.support import (
+    cli_env,
+    daemon_process,
+    events_named,
+    free_port,
+    http_get,
+    log_events,
+    metric_value,
+    run_cli,
+    transfer_stories,
+    wait_for,
+    write_config,
+)
+
+__all__ = ["feed_server", "slack_receiver", "webhook_receiver"]
+
+pytestmark = pytest.mark.slow
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+AURUS = item(
+    "Putin gave Kim Jong Un a Russian-made Aurus car",
+    link="https://news.example/aurus",
+    guid="aurus-1",
+    description="Seoul says UN resolutions ban supplying North Korea with vehicles under HS 86-89.",
+    pub_date=NOW - timedelta(hours=1),
+)
+STOP_TIMEOUT_S = 15.0  # generous: a stuck daemon is what these waits detect, not a slow one
+
+
+def stories_feed(first: int, count: int, prefix: str) -> bytes:
+    """Items ``first .. first+count-1`` of ``transfer_stories`` (each one alerts)."""
+    chosen = transfer_stories(first + count)[first:]
+    return rss_feed(
+        [
+            item(
+                title,
+                link=f"https://news.example/{prefix}/{first + k}",
+                guid=f"{prefix}-{first + k}",
+                description=summary,
+                pub_date=NOW - timedelta(minutes=5 + k),
+            )
+            for k, (title, summary) in enumerate(chosen)
+        ]
+    )
+
+
+def hook(receiver: WebhookReceiver, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "hook",
+        "type": "webhook",
+        "url": receiver.url("/hooks/daemon"),
+        "secret": TEST_SECRETS[0],
+        "min_severity": "low",
+        **extra,
+    }
+
+
+def server_block(port: int, **extra: Any) -> dict[str, Any]:
+    return {"server": {"enabled": True, "host": "127.0.0.1", "port": port, **extra}}
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def ids_once(receiver: WebhookReceiver) -> Counter[str]:
+    counts = Counter(receiver.delivered_ids())
+    unverified = [r.verify_error for r in receiver.delivered() if not r.verified]
+    assert not unverified, unverified
+    return counts
+
+
+# --- probes and metrics ------------------------------------------------------------------------
+
+
+def test_probes_metrics_and_healthcheck_follow_the_first_cycle(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    # The feed answers after 2 s, so right after start-up no poll cycle can be complete yet.
+    feed_url = feed_server.set_feed(
+        "/slow.xml", rss_feed([AURUS]), etag='"s1"', behaviour="slow", delay_s=2.0
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(
+        tmp_path,
+        feeds=[{"id": "slow-feed", "url": feed_url}],
+        destinations=[hook(webhook_receiver)],
+        extra=server_block(port),
+    )
+    with daemon_process(config, log_path=tmp_path / "daemon.log") as proc:
+        wait_for(lambda: http_get(f"{base}/healthz")[0] == 200, timeout_s=15)
+        status, body = http_get(f"{base}/readyz")
+        assert status == 503, body
+        assert json.loads(body)["status"] == "not_ready"
+        before = http_get(f"{base}/metrics")[1]
+        assert metric_value(before, "monitor_fetches_total", outcome="ok") == 0, before
+        delivered = metric_value(
+            before, "monitor_alerts_delivered_total", destination_type="webhook"
+        )
+        assert delivered in (0, None), before
+
+        wait_for(lambda: http_get(f"{base}/readyz")[0] == 200, timeout_s=15)
+        webhook_receiver.wait_for(1, timeout_s=10)
+
+        def counters_moved() -> str | None:
+            text = http_get(f"{base}/metrics")[1]
+            fetched = metric_value(text, "monitor_fetches_total", outcome="ok") or 0
+            sent = (
+                metric_value(text, "monitor_alerts_delivered_total", destination_type="webhook")
+                or 0
+            )
+            return text if fetched >= 1 and sent >= 1 else None
+
+        after = wait_for(counters_moved, timeout_s=5)
+        assert (metric_value(after, "monitor_stories_new_total") or 0) >= 1
+        assert (metric_value(after, "monitor_alerts_queued_total") or 0) >= 1
+        assert http_get(f"{base}/healthz")[0] == 200
+
+        # healthcheck finds the port through the config's server block, as Docker runs it
+        check = run_cli("healthcheck", config=config, timeout_s=20)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert stop(proc) == 0
+    down = run_cli("healthcheck", config=config, timeout_s=20)
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert len(webhook_receiver.delivered()) == 1
+
+
+# --- hot reload ----------------------------------------------------------------------------
+
+
+def test_sighup_with_a_valid_config_swaps_feeds_and_keeps_queued_alerts(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    old_url = feed_server.set_feed("/old.xml", stories_feed(0, 5, "old"), etag='"old"')
+    new_url = feed_server.set_feed("/new.xml", stories_feed(5, 2, "new"), etag='"new"')
+    log = tmp_path / "daemon.log"
+    feeds_before = [{"id": "old-feed", "url": old_url, "interval_s": 1}]
+    feeds_after = [{"id": "new-feed", "url": new_url, "interval_s": 1}]
+    config = write_config(tmp_path, feeds=feeds_before, destinations=[hook(webhook_receiver)])
+    webhook_receiver.stop()  # connection refused: the old feed's alerts stay queued
+    with daemon_process(config, log_path=log) as proc:
+        wait_for(lambda: events_named(log, "feed_polled", feed_id="old-feed"), timeout_s=15)
+        queued = events_named(log, "feed_polled", feed_id="old-feed")[0]["alerts_queued"]
+        assert queued == 5
+        write_config(tmp_path, feeds=feeds_after, destinations=[hook(webhook_receiver)])
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: events_named(log, "config_reloaded"), timeout_s=10)
+        old_polls = len(feed_server.requests_for("/old.xml"))
+        webhook_receiver.start()
+
+        webhook_receiver.wait_for(7, timeout_s=15)  # 5 queued before the reload + 2 new
+        time.sleep(1.5)  # the old feed's 1 s schedule would have fired again by now
+        assert proc.poll() is None
+        assert stop(proc) == 0
+    [reloaded] = events_named(log, "config_reloaded")
+    assert reloaded.get("feeds_added") == ["new-feed"]
+    assert reloaded.get("feeds_removed") == ["old-feed"]
+    assert feed_server.requests_for("/new.xml")
+    assert len(feed_server.requests_for("/old.xml")) <= old_polls + 1  # at most one in flight
+    titles = Counter(r.json()["data"]["story"]["title"] for r in webhook_receiver.delivered())
+    assert set(titles) == {title for title, _ in transfer_stories(7)}
+    assert set(ids_once(webhook_receiver).values()) == {1}
+
+
+def test_sighup_with_an_invalid_config_keeps_the_old_one_running(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    feed_url = feed_server.set_feed("/feed.xml", stories_feed(0, 1, "a"), etag='"v1"')
+    log = tmp_path / "daemon.log"
+    config = write_config(
+        tmp_path,
+        feeds=[{"id": "kept-feed", "url": feed_url, "interval_s": 1}],
+        destinations=[hook(webhook_receiver)],
+    )
+    good_text = config.read_text(encoding="utf-8")
+    with daemon_process(config, log_path=log) as proc:
+        webhook_receiver.wait_for(1, timeout_s=15)
+        broken = good_text.replace("interval_s: 1", "intervall_s: 1", 1)
+        assert broken != good_text
+        config.write_text(broken, encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        [failed] = wait_for(lambda: events_named(log, "config_reload_failed"), timeout_s=10)
+
+        # still running on the old config: a new story on the kept feed is polled and alerted
+        feed_server.set_feed("/feed.xml", stories_feed(0, 2, "a"), etag='"v2"')
+        webhook_receiver.wait_for(2, timeout_s=10)
+        assert proc.poll() is None
+        assert stop(proc) == 0
+    assert failed["level"] == "error"
+    text = json.dumps(failed)
+    assert str(config) in text
+    assert "feeds[0" in text and "intervall_s" in text, failed
+    assert not events_named(log, "config_reloaded")
+    assert set(ids_once(webhook_receiver).values()) == {1}
+
+
+# --- graceful shutdown -----------------------------------------------------------------------
+
+
+def test_sigterm_during_a_burst_exits_0_and_the_rest_is_delivered_after_restart(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    total, grace_s = 30, 3.0
+    feed_url = feed_server.set_feed("/burst.xml", stories_feed(0, total, "b"), etag='"b"')
+    log = tmp_path / "daemon.log"
+    config = write_config(
+        tmp_path,
+        feeds=[{"id": "burst", "url": feed_url, "interval_s": 2}],
+        destinations=[hook(webhook_receiver)],
+        extra={"server": {"enabled": False, "grace_s": grace_s}},
+    )
+    webhook_receiver.script(*[Reply(delay_s=0.25)] * total)  # a slow receiver: ~8 s in all
+    with daemon_process(config, log_path=log) as proc:
+        webhook_receiver.wait_for(5, timeout_s=20)
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        code = proc.wait(timeout=grace_s + 10)
+        waited_s = time.monotonic() - signalled
+    assert code == 0
+    first_run = len(webhook_receiver.delivered())
+    assert first_run < total, "the burst was over before SIGTERM: nothing was interrupted"
+    stopped = events_named(log, "daemon_stopped")
+    assert stopped, log.read_text()
+    assert waited_s < grace_s + 10  # (the wait above raises first; kept for the reader)
+
+    webhook_receiver.heal()
+    with daemon_process(config, log_path=log) as proc:
+        wait_for(lambda: len(set(webhook_receiver.delivered_ids())) >= total, timeout_s=15)
+        assert stop(proc) == 0
+    counts = ids_once(webhook_receiver)
+    assert len(counts) == total
+    assert set(counts.values()) == {1}, [i for i, n in counts.items() if n > 1]
+
+
+# --- unreachable feeds -----------------------------------------------------------------------
+
+
+def test_feeds_on_closed_ports_each_log_an_error_and_the_daemon_keeps_running(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    feeds = [{"id": f"offline-{n}", "url": f"http://127.0.0.1:{free_port()}/rss"} for n in range(3)]
+    log = tmp_path / "daemon.log"
+    config = write_config(tmp_path, feeds=feeds, destinations=[], extra=server_block(port))
+    with daemon_process(config, log_path=log) as proc:
+
+        def every_feed_failed() -> list[dict[str, Any]] | None:
+            failed = [e for e in log_events(log) if e.get("event") == "feed_failed"]
+            named = {e.get("feed_id") for e in failed}
+            return failed if named >= {f["id"] for f in feeds} else None
+
+        failed = wait_for(every_feed_failed, timeout_s=15)
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        time.sleep(0.5)
+        assert proc.poll() is None
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert stop(proc) == 0
+    for event in failed:
+        assert event["level"] in ("warning", "error")
+        assert event["feed_id"] in event.get("error", ""), event  # the error names its feed
+
+
+# --- secrets in logs -------------------------------------------------------------------------
+
+REFUSED_PATH = "/hooks/refused-secret-path-6170"
+SLOW_PATH = "/services/T0DAEMON1/B0DAEMON2/daemonSlackTail5512"
+HMAC_SECRET = "whsec_ZGFlbW9uLWxvZy1zZWNyZXQtZm9yLXRlc3Rz"
+HEADER_TOKEN = "daemon-header-token-80417"
+
+
+def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
+    tmp_path: Path, feed_server: FeedServer, slack_receiver: WebhookReceiver
+) -> None:
+    feed_url = feed_server.set_feed("/feed.xml", rss_feed([AURUS]), etag='"v1"')
+    refused_url = f"http://127.0.0.1:{free_port()}{REFUSED_PATH}"
+    slack_url = slack_receiver.url(SLOW_PATH)
+    slack_receiver.hang(3.0, times=50)  # longer than the destination's 0.5 s time-out
+    destinations = [
+        {
+            "id": "refused",
+            "type": "webhook",
+            "url": "${DAEMON_HOOK_URL}",
+            "secret": "${DAEMON_HOOK_SECRET}",
+            "headers": {"Authorization": "Bearer ${DAEMON_HOOK_TOKEN}"},
+            "min_severity": "low",
+        },
+        {
+            "id": "timing-out",
+            "type": "slack",
+            "url": "${DAEMON_SLACK_URL}",
+            "min_severity": "low",
+            "timeout_s": 0.5,
+        },
+    ]
+    log = tmp_path / "daemon.log"
+    config = write_config(
+        tmp_path,
+        feeds=[{"id": "world", "url": feed_url}],
+        destinations=destinations,
+        extra={"log": {"format": "json", "level": "DEBUG"}},
+    )
+    env = cli_env(
+        DAEMON_HOOK_URL=refused_url,
+        DAEMON_HOOK_SECRET=HMAC_SECRET,
+        DAEMON_HOOK_TOKEN=HEADER_TOKEN,
+        DAEMON_SLACK_URL=slack_url,
+    )
+    with daemon_process(config, env=env, log_path=log) as proc:
+
+        def both_failed_twice() -> bool:
+            failed = Counter(
+                e.get("destination") for e in events_named(log, "alert_delivery_failed")
+            )
+            return failed["refused"] >= 2 and failed["timing-out"] >= 2
+
+        wait_for(both_failed_twice, timeout_s=15)
+        # a reload that fails must not quote the destinations either
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("min_severity: low", "min_severity: urgent"), "utf-8")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: events_named(log, "config_reload_failed"), timeout_s=10)
+        assert stop(proc) == 0
+
+    output = log.read_text(encoding="utf-8", errors="replace")
+    levels = {e.get("level") for e in log_events(log)}
+    assert {"debug", "warning"} <= levels, levels  # DEBUG really on, failures really logged
+    secrets = (
+        refused_url, slack_url, REFUSED_PATH, SLOW_PATH, HMAC_SECRET, HEADER_TOKEN,
+        "refused-secret-path-6170", "daemonSlackTail5512", "T0DAEMON1",
+        "ZGFlbW9uLWxvZy1zZWNyZXQtZm9yLXRlc3Rz",
+    )  # fmt: skip
+    for secret in secrets:
+        assert secret not in output, f"{secret!r} leaked into the log"

@@ -38,7 +38,8 @@ def assess(story: Story, hits: Sequence[Hit], pack: Pack) -> Assessment:
 
 def confirm_hits(hits: Sequence[Hit], pack: Pack) -> tuple[Hit, ...]:
     """Drop hits shadowed by a longer hit and weak hits that nothing confirms."""
-    visible = [h for h in hits if not _shadowed(h, hits)]
+    shadowed = _shadowed(hits)
+    visible = [h for i, h in enumerate(hits) if i not in shadowed]
     strong = [h for h in visible if h.kind == "entity" and not h.weak]
     strong_entities = {h.ref for h in strong}
     strong_sides = {h.side for h in strong}
@@ -54,14 +55,33 @@ def _confirmed(hit: Hit, pack: Pack, entities: set[str], sides: set[str | None])
     return entity is not None and any(side in sides for side in entity.confirmed_by)
 
 
-def _shadowed(hit: Hit, hits: Sequence[Hit]) -> bool:
-    length = hit.end - hit.start
-    return any(
-        other.kind == hit.kind
-        and other.field == hit.field
-        and (hit.kind == "entity" or other.ref == hit.ref)
-        and other.start <= hit.start
-        and other.end >= hit.end
-        and other.end - other.start > length
-        for other in hits
+def _shadowed(hits: Sequence[Hit]) -> set[int]:
+    """Indexes of the hits that lie inside a longer hit of the same field and kind (and list).
+
+    One sweep per (field, kind, term list) in text order, longest first at each start, instead
+    of comparing every pair: a hit is shadowed when an earlier-starting one reaches as far, or
+    a same-starting one reaches further.
+    """
+    order = sorted(
+        range(len(hits)),
+        key=lambda i: (*_shadow_group(hits[i]), hits[i].start, -hits[i].end),
     )
+    shadowed: set[int] = set()
+    group: tuple[str, str, str | None] | None = None
+    # ``reach``: the furthest end so far in the group; ``reach_before``: the same, over the hits
+    # that start before ``start``; ``first_end``: the longest end among hits at ``start``.
+    reach = reach_before = start = first_end = -1
+    for i in order:
+        hit = hits[i]
+        if _shadow_group(hit) != group:
+            group, reach, start = _shadow_group(hit), -1, -1
+        if hit.start != start:
+            reach_before, start, first_end = reach, hit.start, hit.end
+        if reach_before >= hit.end or first_end > hit.end:
+            shadowed.add(i)
+        reach = max(reach, hit.end)
+    return shadowed
+
+
+def _shadow_group(hit: Hit) -> tuple[str, str, str | None]:
+    return hit.field, hit.kind, hit.ref if hit.kind == "term" else None

@@ -143,6 +143,8 @@ def _canonical_path(path: str) -> str:
 
 
 def _canonical_query(query: str) -> str:
+    if not query:
+        return ""  # most item links: skip parse_qsl and urlencode
     pairs = [
         (name, value)
         for name, value in parse_qsl(query, keep_blank_values=True)
@@ -164,10 +166,20 @@ def story_key(story: Story) -> str:
     rotate them on every build, which would make every poll look new.
     """
     for candidate in (story.guid if story.guid_is_permalink else None, story.url):
-        if candidate and urlsplit(candidate.strip()).netloc:
-            return "url:" + canonical_url(candidate)
+        if candidate and (key := _url_key(candidate)):
+            return key
     material = f"{story.feed_id}\n{' '.join(normalise_words(story.title))}"
     return "title:" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1 << 14)  # a changed feed repeats most of its links every poll
+def _url_key(candidate: str) -> str | None:
+    """``url:<canonical URL>``, or ``None`` when ``candidate`` has no host to identify."""
+    try:
+        has_host = bool(urlsplit(candidate.strip()).netloc)
+    except ValueError:  # "http://[bad" : no identity to take from it
+        return None
+    return "url:" + canonical_url(candidate) if has_host else None
 
 
 def content_hash(story: Story) -> str:

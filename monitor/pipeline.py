@@ -155,9 +155,9 @@ class FeedPoller:
         parse_s = time.perf_counter() - parse_started
         stories = [replace(s, key=dedup.story_key(s), tags=feed.tags) for s in parsed.stories]
         with self.store.transaction():  # clusters, seen stories and alerts: all or none
-            fresh = self.store.unseen(stories)
-            alerts, assessments, follow_ups = self._detect(stories, fresh, now)
-            queued = self.store.commit_stories(fresh, alerts, now)
+            fresh, edited = self.store.triage(stories)
+            alerts, assessments, follow_ups = self._detect(fresh, edited, now)
+            queued = self.store.commit_stories(fresh, alerts, now, edited=edited)
         return self._record_success(
             feed, state, result, now,
             parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
@@ -168,26 +168,25 @@ class FeedPoller:
     # --- detection stages ---------------------------------------------------------------------
 
     def _detect(
-        self, stories: Sequence[Story], fresh: Sequence[Story], now: datetime
+        self, fresh: Sequence[Story], edited: Sequence[Story], now: datetime
     ) -> tuple[list[Alert], tuple[Assessment, ...], int]:
         """dedup → match → assess → route; returns alerts, assessments and follow-up count.
 
-        Old stories (past ``max_story_age_s``) are recorded but never alerted.
+        ``fresh`` stories are new; ``edited`` ones were seen before with another title or
+        summary (only a follow-up, never a new alert). Known, unchanged stories never get
+        here. Old stories (past ``max_story_age_s``) are recorded but never alerted.
         """
         alerts: list[Alert] = []
         assessments: list[Assessment] = []
         follow_ups = 0
         disabled = set(self.store.disabled_destinations())
         cutoff = now - timedelta(seconds=self.policy.max_story_age_s)
-        fresh_keys = {story.key for story in fresh}
         # alerts of each cluster per destination: stored ones plus those made in this poll
         alerted: dict[str, dict[str, Alert]] = {}
-        for story in stories:
+        for story, is_fresh in [*((s, True) for s in fresh), *((s, False) for s in edited)]:
             placed = self._place(story, now)
-            is_fresh = story.key in fresh_keys
             if not is_fresh and not (placed is not None and placed.is_update):
                 continue
-            fresh_keys.discard(story.key)  # a key repeated inside one feed counts once
             too_old = story.published_at is not None and story.published_at < cutoff
             known: dict[str, Alert] = {}
             if placed is not None and not placed.is_new_cluster:

@@ -70,8 +70,15 @@ class Store(Protocol):
 
     def unseen(self, stories: Sequence[Story]) -> list[Story]: ...
 
+    def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]: ...
+
     def commit_stories(
-        self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime
+        self,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        now: datetime,
+        *,
+        edited: Sequence[Story] = (),
     ) -> int: ...
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]: ...

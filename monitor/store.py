@@ -9,6 +9,7 @@ epoch seconds.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,6 +69,11 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN cluster_id TEXT;
     ALTER TABLE outbox ADD COLUMN remote_ref TEXT;
     CREATE INDEX outbox_cluster ON outbox(cluster_id) WHERE cluster_id IS NOT NULL;
+    """,
+    # 3: a cheap digest of each story's title and summary, so an edit is noticed without
+    # normalising or clustering every known story of a changed feed again
+    """
+    ALTER TABLE stories ADD COLUMN digest TEXT;
     """,
 )
 
@@ -197,17 +203,53 @@ class SqliteStore:
                 fresh[story.key] = story
         return list(fresh.values())
 
+    def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
+        """``(new, edited)``: stories never seen, and seen ones whose title or summary changed.
+
+        Both in their original order, without repeated keys. A stored story without a digest
+        (written before schema 3) counts as edited once; the caller decides if it really is.
+        """
+        by_key = {s.key: s for s in reversed(stories)}  # the first occurrence of a key wins
+        keys = list(by_key)
+        stored: dict[str, str | None] = {}
+        for chunk_start in range(0, len(keys), 500):
+            chunk = keys[chunk_start : chunk_start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(f"SELECT key, digest FROM stories WHERE key IN ({marks})", chunk)
+            stored.update((key, digest) for key, digest in rows)
+        new: list[Story] = []
+        edited: list[Story] = []
+        for key in reversed(keys):
+            story = by_key[key]
+            if key not in stored:
+                new.append(story)
+            elif stored[key] != story_digest(story):
+                edited.append(story)
+        return new, edited
+
     def commit_stories(
-        self, stories: Sequence[Story], alerts: Sequence[Alert], now: datetime
+        self,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        now: datetime,
+        *,
+        edited: Sequence[Story] = (),
     ) -> int:
-        """Mark ``stories`` seen and queue ``alerts`` atomically; returns alerts newly queued."""
+        """Mark ``stories`` seen (and ``edited`` ones re-read) and queue ``alerts`` atomically.
+
+        Returns the number of alerts newly queued (a repeated idempotency key is dropped).
+        """
         queued = 0
         ts = now.timestamp()
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO stories (key, feed_id, url, title, first_seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(s.key, s.feed_id, s.url, s.title, ts) for s in stories],
+                "INSERT OR IGNORE INTO stories (key, feed_id, url, title, first_seen_at, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.key, s.feed_id, s.url, s.title, ts, story_digest(s)) for s in stories],
+            )
+            conn.executemany(
+                "UPDATE stories SET title = ?, url = ?, digest = ? WHERE key = ?",
+                [(s.title, s.url, story_digest(s), s.key) for s in edited],
             )
             for alert in alerts:
                 queued += self._enqueue(conn, alert, ts)
@@ -373,6 +415,12 @@ class SqliteStore:
 
     def enable_destination(self, destination_id: str) -> None:
         self._write("DELETE FROM destinations WHERE destination_id = ?", (destination_id,))
+
+
+def story_digest(story: Story) -> str:
+    """A short hash of the raw title and summary: equal text, equal digest."""
+    material = f"{story.title}\x1f{story.summary}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(material, digest_size=8).hexdigest()
 
 
 # --- row conversion --------------------------------------------------------------------------

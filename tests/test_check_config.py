@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +35,10 @@ class Case:
 
 
 def unknown_key(folder: Path) -> tuple[Path, Path]:
-    feeds = [GOOD_FEED, {"id": "nknews", "url": "https://nk.example/rss", "intervall_s": 600}]
+    feeds: list[dict[str, Any]] = [
+        GOOD_FEED,
+        {"id": "nknews", "url": "https://nk.example/rss", "intervall_s": 600},
+    ]
     config = write_config(folder, feeds=feeds, destinations=[])
     return config, config
 

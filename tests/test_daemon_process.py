@@ -111,7 +111,8 @@ def ids_once(receiver: WebhookReceiver) -> Counter[str]:
 def test_probes_metrics_and_healthcheck_follow_the_first_cycle(
     tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
 ) -> None:
-    # The feed answers after 2 s, so right after start-up no poll cycle can be complete yet.
+    # The feed answers after 2 s, so right after start-up no poll cycle can be complete yet
+    # (the first poll starts 0-3 s after start-up: at most the interval).
     feed_url = feed_server.set_feed(
         "/slow.xml", rss_feed([AURUS]), etag='"s1"', behaviour="slow", delay_s=2.0
     )
@@ -119,7 +120,7 @@ def test_probes_metrics_and_healthcheck_follow_the_first_cycle(
     base = f"http://127.0.0.1:{port}"
     config = write_config(
         tmp_path,
-        feeds=[{"id": "slow-feed", "url": feed_url}],
+        feeds=[{"id": "slow-feed", "url": feed_url, "interval_s": 3}],
         destinations=[hook(webhook_receiver)],
         extra=server_block(port),
     )
@@ -268,6 +269,35 @@ def test_sigterm_during_a_burst_exits_0_and_the_rest_is_delivered_after_restart(
     assert set(counts.values()) == {1}, [i for i, n in counts.items() if n > 1]
 
 
+def test_sigterm_with_a_send_hanging_past_the_grace_period_still_exits_0(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    grace_s, total = 2.0, 3
+    feed_url = feed_server.set_feed("/hang.xml", stories_feed(0, total, "h"), etag='"h"')
+    log = tmp_path / "daemon.log"
+    config = write_config(
+        tmp_path,
+        feeds=[{"id": "hang", "url": feed_url, "interval_s": 1}],
+        destinations=[hook(webhook_receiver, timeout_s=60)],  # only the grace can end the send
+        extra={"server": {"enabled": False, "grace_s": grace_s}},
+    )
+    webhook_receiver.hang(45.0)  # the first request is answered long after the test is over
+    with daemon_process(config, log_path=log) as proc:
+        wait_for(lambda: events_named(log, "feed_polled", feed_id="hang"), timeout_s=15)
+        time.sleep(0.5)  # the worker (0.1 s passes) is now inside the hanging request
+        proc.send_signal(signal.SIGTERM)
+        # Exit 0 within the grace period (plus shutdown and slack for a loaded machine), not
+        # after the 45 s hang or the destination's 60 s time-out: wait() raises otherwise.
+        assert proc.wait(timeout=grace_s + 12) == 0
+    assert not webhook_receiver.delivered()  # nothing was answered: all three stay queued
+
+    with daemon_process(config, log_path=log) as proc:
+        webhook_receiver.wait_for(total, timeout_s=15)
+        assert stop(proc) == 0
+    counts = ids_once(webhook_receiver)
+    assert len(counts) == total and set(counts.values()) == {1}
+
+
 # --- unreachable feeds -----------------------------------------------------------------------
 
 
@@ -275,7 +305,10 @@ def test_feeds_on_closed_ports_each_log_an_error_and_the_daemon_keeps_running(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    feeds = [{"id": f"offline-{n}", "url": f"http://127.0.0.1:{free_port()}/rss"} for n in range(3)]
+    feeds = [
+        {"id": f"offline-{n}", "url": f"http://127.0.0.1:{free_port()}/rss", "interval_s": 1}
+        for n in range(3)
+    ]
     log = tmp_path / "daemon.log"
     config = write_config(tmp_path, feeds=feeds, destinations=[], extra=server_block(port))
     with daemon_process(config, log_path=log) as proc:
@@ -311,7 +344,7 @@ def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
     refused_url = f"http://127.0.0.1:{free_port()}{REFUSED_PATH}"
     slack_url = slack_receiver.url(SLOW_PATH)
     slack_receiver.hang(3.0, times=50)  # longer than the destination's 0.5 s time-out
-    destinations = [
+    destinations: list[dict[str, Any]] = [
         {
             "id": "refused",
             "type": "webhook",
@@ -331,7 +364,7 @@ def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
     log = tmp_path / "daemon.log"
     config = write_config(
         tmp_path,
-        feeds=[{"id": "world", "url": feed_url}],
+        feeds=[{"id": "world", "url": feed_url, "interval_s": 1}],
         destinations=destinations,
         extra={"log": {"format": "json", "level": "DEBUG"}},
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import store as store_module
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Severity, Story
 from monitor.store import SqliteStore
@@ -49,7 +50,7 @@ def store(tmp_path: Path) -> SqliteStore:
 
 
 def test_schema_is_versioned_and_wal(store: SqliteStore) -> None:
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -179,3 +180,30 @@ def test_state_persists_across_reopen(tmp_path: Path) -> None:
     second = SqliteStore(path)
     assert second.unseen([a]) == []
     assert len(second.due_deliveries(NOW)) == 1
+
+
+def test_triage_splits_new_and_edited_stories(store: SqliteStore) -> None:
+    a, b = make_story("a"), make_story("b")
+    store.commit_stories([a, b], [], NOW)
+    edited_b = replace(b, title="b, now with a corrected title")
+    c = make_story("c")
+    new, edited = store.triage([a, edited_b, c, c])
+    assert [s.key for s in new] == ["c"]
+    assert [s.key for s in edited] == ["b"]
+    store.commit_stories(new, [], NOW, edited=edited)
+    assert store.triage([a, edited_b, c]) == ([], [])
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(store_module._MIGRATIONS[0])  # what the first release created
+    conn.execute("INSERT INTO stories VALUES ('old', 'f1', NULL, 'kept', 1.0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert store.story_count() == 1
+    new, edited = store.triage([replace(make_story("old"), title="kept")])
+    assert new == [] and [s.key for s in edited] == ["old"]  # no digest yet: checked once

@@ -247,7 +247,7 @@ def _accept(pattern: _Pattern, view: str, start: int, end: int) -> int:
     if mode == _ANY:
         return end if pattern.last_script == HANGUL else _word_end(view, end)
     run, run_end = _run(view, end, HANGUL if mode == _KO else CYRILLIC)
-    if run and run not in (morph.KO_FOLLOWERS if mode == _KO else morph.RU_ENDINGS):
+    if run and run not in (_KO_FOLLOWERS if mode == _KO else _RU_ENDINGS):
         return -1
     return run_end if mode == _RU else end
 
@@ -261,23 +261,34 @@ def _word_end(view: str, start: int) -> int:
     return len(view) if space < 0 else space
 
 
-def _run(view: str, start: int, script: str, limit: int = 8) -> tuple[str, int]:
-    """The characters of ``script`` from ``start`` (more than ``limit`` never qualify)."""
-    chars: list[str] = []
-    pos = start
-    while pos < len(view):
-        char, after = char_after(view, pos)
-        if script_of(char) != script:
-            break
-        chars.append(char)
-        pos = after
-        if len(chars) > limit:
-            break
-    return "".join(chars), pos
+def _run(view: str, start: int, script: str) -> tuple[str, int]:
+    """The Hangul or Cyrillic characters from ``start``, as a view, and where they stop.
+
+    At most nine characters: no particle sequence or ending is longer than eight, so a longer
+    run never qualifies.
+    """
+    run = (_HANGUL_RUN if script == HANGUL else _CYRILLIC_RUN).match(view, start)
+    assert run is not None  # both patterns match the empty string
+    return run.group(), run.end()
+
+
+# One character of a script, as the UTF-8 bytes of the view (``script_of``'s ranges):
+# Hangul syllables U+AC00-U+D7A3, jamo U+1100-U+11FF and U+3130-U+318F; Cyrillic U+0400-U+052F.
+_HANGUL_RUN = re.compile(
+    "(?:\xea[\xb0-\xbf][\x80-\xbf]|[\xeb\xec][\x80-\xbf]{2}|\xed[\x80-\x9d][\x80-\xbf]"
+    "|\xed\x9e[\x80-\xa3]|\xe1[\x84-\x87][\x80-\xbf]"
+    "|\xe3\x84[\xb0-\xbf]|\xe3\x85[\x80-\xbf]|\xe3\x86[\x80-\x8f]){0,9}"
+)
+_CYRILLIC_RUN = re.compile("(?:[\xd0-\xd3][\x80-\xbf]|\xd4[\x80-\xaf]){0,9}")
 
 
 def _view(chars: str) -> str:
     return chars.encode("utf-8").decode("latin-1")
+
+
+# The particle sequences and endings as views, so a run is looked up without decoding it.
+_KO_FOLLOWERS = frozenset(map(_view, morph.KO_FOLLOWERS))
+_RU_ENDINGS = frozenset(map(_view, morph.RU_ENDINGS))
 
 
 def _hit(pattern: _Pattern, field: Field, norm: NormText, start: int, end: int) -> Hit:

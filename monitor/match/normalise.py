@@ -84,6 +84,9 @@ class NormText:
     ends: list[int] | None = None
     # The same view as ``bytes`` (what the automaton scans); empty when the caller built it.
     data: bytes = b""
+    # The last (byte, character) position ``_char_pos`` worked out: hits come roughly in text
+    # order, so each one costs a count over the bytes since the previous one, not from 0.
+    cursor: tuple[int, int] = (0, 0)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded span ``text[start:end]``."""
@@ -98,15 +101,24 @@ class NormText:
     def _char_pos(self, byte_pos: int) -> int:
         """The index of the character holding byte ``byte_pos`` of the view.
 
-        Worked out per hit, not per story: a character is one lead byte plus its continuation
-        bytes (0x80-0xBF), so counting the continuation bytes before ``byte_pos`` is enough.
+        Worked out per hit, not per story (most stories have no hit in non-ASCII text): a
+        character is one lead byte plus its continuation bytes (0x80-0xBF), so the characters
+        between two byte positions are the bytes between them that are not continuations.
         """
         if self.ascii_only:
             return byte_pos
-        data = self.data or self.text.encode("latin-1")
+        if not self.data:
+            self.data = self.text.encode("latin-1")
+        data = self.data
         while 0 < byte_pos < len(data) and 0x80 <= data[byte_pos] < 0xC0:
             byte_pos -= 1  # inside a character: back to its first byte
-        return byte_pos - len(data[:byte_pos].translate(None, _NOT_CONTINUATION))
+        known_byte, known_char = self.cursor
+        if byte_pos >= known_byte:
+            char_pos = known_char + len(data[known_byte:byte_pos].translate(None, _CONTINUATION))
+        else:
+            char_pos = known_char - len(data[byte_pos:known_byte].translate(None, _CONTINUATION))
+        self.cursor = (byte_pos, char_pos)
+        return char_pos
 
 
 def normalise(text: str) -> NormText:
@@ -157,7 +169,7 @@ def _is_calm(plain: str, lowered: str, data: bytes) -> bool:
 # ASCII, UTF-8 continuation bytes, and the lead bytes of U+0400-U+053F (D0-D4) and of
 # U+A000-U+DFFF (EA-ED; Hangul syllables sit at U+AC00-U+D7A3).
 _CALM_BYTES = bytes(range(0x00, 0xC0)) + bytes(range(0xD0, 0xD5)) + bytes(range(0xEA, 0xEE))
-_NOT_CONTINUATION = bytes(range(0x00, 0x80)) + bytes(range(0xC0, 0x100))
+_CONTINUATION = bytes(range(0x80, 0xC0))
 
 
 def _strip_markup(text: str) -> tuple[str, list[int], list[int]]:

@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from monitor.errors import ConfigError
@@ -115,11 +116,23 @@ class DeliveryModel(_Strict):
     poll_interval_s: PositiveFloat = 1.0
 
 
+class AdaptiveModel(_Strict):
+    min_interval_s: PositiveFloat = 300.0
+    max_interval_s: PositiveFloat = 6 * 3600.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveModel:
+        if self.min_interval_s > self.max_interval_s:
+            raise ValueError("min_interval_s must not exceed max_interval_s")
+        return self
+
+
 class FeedModel(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     url: HttpUrl
     name: str | None = None
     interval_s: PositiveFloat | None = None
+    adaptive: AdaptiveModel | None = None
     tags: tuple[str, ...] = ()
 
 
@@ -397,6 +410,9 @@ def _feed_spec(feed: FeedModel, defaults: DefaultsModel) -> FeedSpec:
         interval_s=feed.interval_s or defaults.interval_s,
         tags=feed.tags,
         name=feed.name,
+        adaptive_bounds_s=(
+            (feed.adaptive.min_interval_s, feed.adaptive.max_interval_s) if feed.adaptive else None
+        ),
     )
 
 

@@ -163,7 +163,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         for feed in self.feeds.values():
-            self._add_job(feed, first_delay_s=random.uniform(0, min(5.0, feed.interval_s)))
+            self._add_job(feed, first_delay_s=random.uniform(0, min(5.0, feed.trigger_interval_s)))
         if self.housekeeping is not None:
             self.scheduler.add_job(
                 self._housekeep,
@@ -206,14 +206,15 @@ class Daemon:
         self.scheduler.add_job(
             self.poll,
             IntervalTrigger(
-                seconds=feed.interval_s, jitter=min(self.jitter_s, feed.interval_s / 4)
+                seconds=feed.trigger_interval_s,
+                jitter=min(self.jitter_s, feed.trigger_interval_s / 4),
             ),
             args=[feed.id],
             id=feed.id,
             name=f"poll {feed.id}",
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=int(max(1, feed.interval_s)),
+            misfire_grace_time=int(max(1, feed.trigger_interval_s)),
             next_run_time=datetime.now(UTC) + timedelta(seconds=first_delay_s),
             replace_existing=True,
         )

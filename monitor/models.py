@@ -52,6 +52,13 @@ class FeedSpec:
     interval_s: float = 900.0
     tags: tuple[str, ...] = ()
     name: str | None = None
+    # (min, max) seconds: poll at half the feed's own publishing rhythm within these bounds
+    adaptive_bounds_s: tuple[float, float] | None = None
+
+    @property
+    def trigger_interval_s(self) -> float:
+        """How often the scheduler wakes the feed up (the poller decides if it is due)."""
+        return self.adaptive_bounds_s[0] if self.adaptive_bounds_s else self.interval_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +304,7 @@ class FeedState:
     next_poll_at: datetime | None = None
     health: HealthState = "new"
     items_seen: int = 0
+    interval_s: float | None = None  # the adaptive interval last chosen, if any
 
 
 def _encode(value: Any) -> Any:

@@ -42,6 +42,8 @@ from monitor.parse import build_parsed, run_feedparser
 log = structlog.get_logger(__name__)
 
 _HEADER = struct.Struct("!Q")  # payload length, then a pickle
+_READY = b"R"  # a worker's first byte, once it has started
+_START_TIMEOUT_S = 60.0
 _PIPE_BYTES = 1 << 20  # Linux's default limit for unprivileged processes (fs/pipe-max-size)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -66,6 +68,7 @@ class _Worker:
         self.fd = self.proc.stdout.fileno()
         os.set_blocking(self.in_fd, False)  # a 5 MB job must not block the event loop
         os.set_blocking(self.fd, False)
+        self.ready = False  # True once the child has written its start-up byte
         for fd in (self.in_fd, self.fd):
             _widen_pipe(fd)
 
@@ -101,9 +104,10 @@ def _widen_pipe(fd: int) -> None:
 class _Answer:
     """Collects one framed answer from a non-blocking fd inside ``add_reader`` callbacks."""
 
-    def __init__(self, fd: int, future: asyncio.Future[bytes]) -> None:
+    def __init__(self, fd: int, future: asyncio.Future[bytes], *, framed: bool = True) -> None:
         self.fd = fd
         self.future = future
+        self.framed = framed  # False: one byte, the worker's "started" signal
         self.buffer = bytearray()
 
     def on_readable(self) -> None:
@@ -119,6 +123,9 @@ class _Answer:
         if not chunk:
             self.future.set_exception(EOFError("worker closed its pipe"))
             return
+        if not self.framed:
+            self.future.set_result(chunk)
+            return
         self.buffer += chunk
         if len(self.buffer) >= _HEADER.size:
             (length,) = _HEADER.unpack_from(self.buffer)
@@ -128,6 +135,8 @@ class _Answer:
 
 class ProcessParser:
     """Parses feeds in up to ``workers`` child processes, each parse limited to ``time_limit_s``.
+
+    Stories come back with ``key`` filled (``dedup.story_key``), computed in the worker.
 
     ``max_memory_bytes`` optionally caps each worker's address space (``RLIMIT_AS``); a parse
     that needs more fails with a ``ParseError`` instead of growing the host's memory.
@@ -159,6 +168,8 @@ class ProcessParser:
             self._busy.add(worker)
             healthy = False
             try:
+                if not worker.ready:
+                    await self._wait_ready(worker, feed)
                 reply = await self._ask(worker, result, feed)
                 healthy = True
             finally:
@@ -198,6 +209,21 @@ class ProcessParser:
             return _Worker(self.max_memory_bytes)
         except OSError as exc:
             raise ParseError(feed.id, f"cannot start a parser worker ({exc})") from exc
+
+    async def _wait_ready(self, worker: _Worker, feed: FeedSpec) -> None:
+        """Wait for a new worker's start-up byte: ``time_limit_s`` bounds the parse, not the
+        interpreter's start and imports (~0.3 s here, seconds on a loaded host)."""
+        loop = asyncio.get_running_loop()
+        answer = _Answer(worker.fd, loop.create_future(), framed=False)
+        loop.add_reader(worker.fd, answer.on_readable)
+        try:
+            async with asyncio.timeout(_START_TIMEOUT_S):
+                await answer.future
+        except (TimeoutError, EOFError, OSError) as exc:
+            raise ParseError(feed.id, f"parser worker did not start ({exc!r})") from exc
+        finally:
+            loop.remove_reader(worker.fd)
+        worker.ready = True
 
     async def _ask(self, worker: _Worker, result: FetchResult, feed: FeedSpec) -> Any:
         """Send one job and wait for the answer, both within ``time_limit_s``."""
@@ -331,6 +357,8 @@ def worker_main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     jobs, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the answer stream
+    answers.write(_READY)  # imports done: the parent starts the parse clock now
+    answers.flush()
     while (header := _read_exactly(jobs, _HEADER.size)) is not None:
         (length,) = _HEADER.unpack(header)
         payload = _read_exactly(jobs, length)

@@ -161,6 +161,7 @@ class FeedPoller:
         return self._record_success(
             feed, state, result, now,
             parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
+            interval_s=self._interval_s(feed, state, stories),
             new_stories=len(fresh), queued=queued, assessments=assessments,
             parse_s=parse_s, follow_ups=follow_ups,
         )  # fmt: skip
@@ -285,10 +286,13 @@ class FeedPoller:
         assessments: tuple[Assessment, ...] = (),
         parse_s: float = 0.0,
         follow_ups: int = 0,
+        interval_s: float | None = None,
     ) -> PollOutcome:
+        # an unchanged body keeps the adaptive interval chosen when it was last read
+        interval_s = interval_s or state.interval_s or feed.interval_s
         next_at = schedule.next_poll_at(
             now=now,
-            interval_s=feed.interval_s,
+            interval_s=interval_s,
             rng_value=self.rng(),
             failures=0,
             cache_control=result.cache_control,
@@ -309,6 +313,7 @@ class FeedPoller:
             last_new_item_at=now if new_stories else state.last_new_item_at,
             next_poll_at=next_at,
             items_seen=state.items_seen + new_stories,
+            interval_s=interval_s if feed.adaptive_bounds_s else None,
         )
         new_state = self._save_state(feed, state, new_state, now)
         log.info(
@@ -397,6 +402,16 @@ class FeedPoller:
             parse_elapsed_s=parse_s,
             body_bytes=len(result.body) if result is not None else 0,
         )
+
+    def _interval_s(self, feed: FeedSpec, state: FeedState, stories: Sequence[Story]) -> float:
+        """The feed's interval: fixed, or adapted to its publishing rhythm within bounds."""
+        if feed.adaptive_bounds_s is None:
+            return feed.interval_s
+        low, high = feed.adaptive_bounds_s
+        adapted = schedule.adaptive_interval_s(
+            (s.published_at for s in stories), min_s=low, max_s=high
+        )
+        return adapted or state.interval_s or feed.interval_s
 
     # --- feed health --------------------------------------------------------------------------
 

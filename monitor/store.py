@@ -75,12 +75,16 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE stories ADD COLUMN digest TEXT;
     """,
+    # 4: the adaptive poll interval last chosen for a feed
+    """
+    ALTER TABLE feeds ADD COLUMN interval_s REAL;
+    """,
 )
 
 _FEED_COLUMNS = [
     "feed_id", "etag", "last_modified", "body_hash", "last_status", "last_error",
     "consecutive_failures", "last_attempt_at", "last_success_at", "last_new_item_at",
-    "next_poll_at", "health", "items_seen",
+    "next_poll_at", "health", "items_seen", "interval_s",
 ]  # fmt: skip
 _FEED_TIMES = frozenset({"last_attempt_at", "last_success_at", "last_new_item_at", "next_poll_at"})
 _OUTBOX_SELECT = (

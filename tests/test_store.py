@@ -50,7 +50,11 @@ def store(tmp_path: Path) -> SqliteStore:
 
 
 def test_schema_is_versioned_and_wal(store: SqliteStore) -> None:
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(store_module._MIGRATIONS) == 4
+    assert (
+        store.conn.execute("PRAGMA user_version").fetchone()[0]
+        == len(store_module._MIGRATIONS)
+        == 4
+    )
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -203,7 +207,11 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = SqliteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(store_module._MIGRATIONS) == 4
+    assert (
+        store.conn.execute("PRAGMA user_version").fetchone()[0]
+        == len(store_module._MIGRATIONS)
+        == 4
+    )
     assert store.story_count() == 1
     new, edited = store.triage([replace(make_story("old"), title="kept")])
     assert new == [] and [s.key for s in edited] == ["old"]  # no digest yet: checked once

@@ -19,7 +19,7 @@ For the pipeline and ``cluster_index``. Three questions, three kinds of answer:
   63-bit integers, recomputable from a stored signature (pruning deletes them exactly).
 
 The pair set in ``bench/pairs`` (real 2022 feed items, labeled by hand) measures the choice of
-``DEFAULT_THRESHOLD``; see ``bench/README_dedup.md``.
+``DEFAULT_THRESHOLD``; see ``bench/README.md (section "Dedup")``.
 """
 
 from __future__ import annotations

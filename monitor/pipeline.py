@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
@@ -194,13 +195,13 @@ class FeedPoller:
                 known = alerted.setdefault(
                     placed.cluster_id, self.store.cluster_alerts(placed.cluster_id)
                 )
+            assessment = assess(story, self.pack.match(story), self.pack)
             if known and not too_old:
-                updates = self._follow_ups(story, placed, known, now, disabled)
+                updates = self._follow_ups(story, assessment, placed, known, now, disabled)
                 follow_ups += len(updates)
                 alerts.extend(updates)
             if not is_fresh:
                 continue  # an edit of a known story: only the follow-up above
-            assessment = assess(story, self.pack.match(story), self.pack)
             if assessment.severity is None:
                 continue
             assessments.append(assessment)
@@ -232,12 +233,18 @@ class FeedPoller:
     def _follow_ups(
         self,
         story: Story,
+        assessment: Assessment,
         placed: ClusterAssignment | None,
         known: dict[str, Alert],
         now: datetime,
         disabled: set[str],
     ) -> list[Alert]:
-        """One ``alert.updated`` per destination the cluster already alerted."""
+        """One ``alert.updated`` per destination the cluster already alerted.
+
+        It keeps the parent's rule and severity (the cluster's verdict) and carries this copy's
+        own evidence: its matched spans index this copy's text (none when the copy's wording
+        matches nothing on its own).
+        """
         assert placed is not None
         configured = {dest.id for dest in self.destinations}
         revision = dedup.content_hash(story) if placed.is_update else ""
@@ -252,6 +259,7 @@ class FeedPoller:
                     key=alert_key(subject, "alert.updated", dest_id),
                     event="alert.updated",
                     story=story,
+                    hits=assessment.hits,
                     created_at=now,
                     also_reported_by=placed.outlets,
                     extra=(*parent.extra, ("parent_alert_id", parent.key)),
@@ -475,7 +483,7 @@ def health_alerts(
     story = Story(
         feed_id=feed.id,
         title=title,
-        url=feed.url,
+        url=_public_url(feed.url),
         fetched_at=now,
         summary=detail,
         outlet=feed.name or feed.id,
@@ -499,3 +507,11 @@ def health_alerts(
         )
         for dest_id in destinations
     ]
+
+
+def _public_url(url: str) -> str:
+    """The feed URL without credentials or query (a token in a feed URL must not travel)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

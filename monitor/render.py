@@ -349,7 +349,7 @@ def slack_digest_payloads(alerts: Sequence[Alert], *, period_label: str) -> list
     payloads = []
     for number, sections in enumerate(messages, start=1):
         part = f" (part {number}/{len(messages)})" if len(messages) > 1 else ""
-        header = clip(f"Sanctions monitor digest {label}: {len(alerts)} alerts{part}", 150)
+        header = clip(f"Sanctions monitor digest {label}: {_count(len(alerts))}{part}", 150)
         payloads.append(
             {
                 "text": escape_mrkdwn(header),
@@ -508,9 +508,13 @@ def apprise_text(alert: Alert) -> tuple[str, str]:
 
 def console_digest_text(alerts: Sequence[Alert], *, period_label: str, color: bool) -> str:
     """A digest for the console: one line per alert, most severe first."""
-    head = f"== digest {clean(period_label)}: {len(alerts)} alerts =="
+    head = f"== digest {clean(period_label)}: {_count(len(alerts))} =="
     lines = [_paint(head, _BOLD, color)]
     for alert in sorted(alerts, key=lambda a: (-a.severity, a.created_at)):
         sev = _paint(f"[{str(alert.severity).upper()}]", _ANSI[alert.severity], color)
         lines.append(f"{sev} {title_of(alert, 150)} ({outlet_of(alert)}) {clean(alert.story.url)}")
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int) -> str:
+    return f"{n} alert" if n == 1 else f"{n} alerts"

@@ -150,6 +150,11 @@ def test_a_wire_story_in_three_feeds_alerts_once_then_follows_up(
         assert data["cluster_id"] == first["cluster_id"]
         assert data["story"]["outlet"] != first["story"]["outlet"]
         assert data["story"]["outlet"] in data["also_reported_by"]
+        # the copy's own evidence: every span indexes the copy's text
+        assert data["matches"]
+        for match in data["matches"]:
+            text = data["story"][match["field"]]
+            assert text[match["start"] : match["end"]] == match["text"]
     named = {o for body in updated for o in body["data"]["also_reported_by"]}
     assert named == {"Yonhap", "The Korea Herald", "Wire Daily"}
     # every request is its own delivery: ids never repeat

@@ -154,7 +154,12 @@ class FeedPoller:
                 parse_s=time.perf_counter() - parse_started,
             )  # fmt: skip
         parse_s = time.perf_counter() - parse_started
-        stories = [replace(s, key=dedup.story_key(s), tags=feed.tags) for s in parsed.stories]
+        stories = [  # the parser worker keys stories; rebuild only what it left out
+            s
+            if s.key and s.tags == feed.tags
+            else replace(s, key=s.key or dedup.story_key(s), tags=feed.tags)
+            for s in parsed.stories
+        ]
         with self.store.transaction():  # clusters, seen stories and alerts: all or none
             fresh, edited = self.store.triage(stories)
             alerts, assessments, follow_ups = self._detect(fresh, edited, now)

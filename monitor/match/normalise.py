@@ -48,6 +48,10 @@ _UNICODE_PUNCTUATION = (
 # most English text with typographic quotes into ASCII (the fast path).
 _COMMON_PUNCTUATION = _UNICODE_PUNCTUATION[:12]
 _UNICODE_PUNCTUATION_RE = re.compile("[" + re.escape(_UNICODE_PUNCTUATION) + "]")
+# Every byte but the UTF-8 lead bytes of those characters (C2, CA, CB, E2, E3, EF).
+_NOT_PUNCTUATION_LEADS = bytes(
+    b for b in range(256) if b not in {char.encode("utf-8")[0] for char in _UNICODE_PUNCTUATION}
+)
 _ASCII_FOLD = bytes(
     (b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() else 32) if b < 128 else b
     for b in range(256)
@@ -135,12 +139,11 @@ def normalise(text: str) -> NormText:
     if plain.isascii():
         data = plain.encode("ascii").translate(_ASCII_FOLD)
         return NormText(text, data.decode("ascii"), True, starts, ends, data)
-    folded = plain.lower()
+    folded = plain.casefold()
+    if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
+        folded, starts, ends = _fold_slowly(plain, starts, ends)
     data = folded.encode("utf-8")
-    if not _is_calm(plain, folded, data):
-        folded = plain.casefold()
-        if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
-            folded, starts, ends = _fold_slowly(plain, starts, ends)
+    if data.translate(None, _NOT_PUNCTUATION_LEADS):  # cheaper than a regex pass that finds none
         folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
         data = folded.encode("utf-8")
     data = data.translate(_ASCII_FOLD)
@@ -148,27 +151,6 @@ def normalise(text: str) -> NormText:
     return NormText(text, view, len(view) == len(folded), starts, ends, data)
 
 
-def _is_calm(plain: str, lowered: str, data: bytes) -> bool:
-    """Whether ``lowered`` (``plain.lower()``, as UTF-8 ``data``) is already the full fold.
-
-    True for ASCII, Cyrillic (U+0400-U+053F) and Hangul (U+AC00-U+D7FF) text that is NFKC:
-    there ``lower`` equals ``casefold`` (about three times cheaper) and no punctuation needs
-    replacing. Anything else (Greek final sigma, ``ß``, ligatures, Cherokee, punctuation outside
-    ``_COMMON_PUNCTUATION``) takes the general path. ``tests/test_match_normalise.py`` checks
-    this against every code point.
-    """
-    return (
-        len(lowered) == len(plain)
-        and not data.translate(None, _CALM_BYTES)
-        and b"\xea\xad" not in data  # U+AB40-U+AB7F: Cherokee small letters (fold to capitals)
-        and b"\xea\xae" not in data  # U+AB80-U+ABBF
-        and unicodedata.is_normalized("NFKC", plain)
-    )
-
-
-# ASCII, UTF-8 continuation bytes, and the lead bytes of U+0400-U+053F (D0-D4) and of
-# U+A000-U+DFFF (EA-ED; Hangul syllables sit at U+AC00-U+D7A3).
-_CALM_BYTES = bytes(range(0x00, 0xC0)) + bytes(range(0xD0, 0xD5)) + bytes(range(0xEA, 0xEE))
 _CONTINUATION = bytes(range(0x80, 0xC0))
 
 

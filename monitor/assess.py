@@ -28,7 +28,7 @@ def assess(story: Story, hits: Sequence[Hit], pack: Pack) -> Assessment:
         {"title": story.title, "summary": story.summary, "content": story.content}, confirmed
     )
     matches: list[RuleMatch] = []
-    for rule in pack.rules:
+    for rule in pack.rule_index.candidates(evidence):
         match = rule.evaluate(evidence, pack.severity_of)
         if match is not None:
             matches.append(match)

@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_WINDOW_S = 72 * 3600.0
 DEFAULT_RETENTION_S = 30 * 86400.0
 DEFAULT_MAX_CANDIDATES = 50
+PER_KEY_SCAN = 100
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dedup_stories (
@@ -290,16 +291,25 @@ class ClusterIndex:
         if not bands:
             return
         since = int((now - timedelta(seconds=self.window_s)).timestamp())
-        marks = ", ".join("?" for _ in bands)
+        # Each key contributes only its newest ``PER_KEY_SCAN`` stories: a template's key
+        # (boilerplate titles, a daily briefing) may be shared by thousands, and a full scan
+        # per story would make assigning quadratic. Copies are recent, so they are kept.
+        per_key = " UNION ALL ".join(
+            "SELECT * FROM (SELECT story_id FROM dedup_keys WHERE band = ? AND seen_s >= ? "
+            "ORDER BY seen_s DESC LIMIT ?)"
+            for _ in bands
+        )
+        params: list[int] = []
+        for band in bands:
+            params += [band, since, PER_KEY_SCAN]
         # Rank by keys shared, then recency, on the key table alone (no blobs read), and read
-        # signatures for the best few only: a template's key may be shared by thousands.
+        # signatures for the best few only.
         rows = self.conn.execute(
             "SELECT s.id, s.story_key, s.cluster_id, s.feed_id, s.sig FROM "
-            "(SELECT story_id, count(*) AS shared FROM dedup_keys "
-            f"WHERE band IN ({marks}) AND seen_s >= ? GROUP BY story_id "
+            f"(SELECT story_id, count(*) AS shared FROM ({per_key}) GROUP BY story_id "
             "ORDER BY shared DESC, story_id DESC LIMIT ?) AS c "
             "JOIN dedup_stories AS s ON s.id = c.story_id ORDER BY c.shared DESC, s.id DESC",
-            (*bands, since, self.max_candidates),
+            (*params, self.max_candidates),
         ).fetchall()
         for story_id, key, cluster_id, feed_id, blob in rows:
             yield _Candidate(story_id, key, cluster_id, dedup.Signature.from_bytes(blob, feed_id))

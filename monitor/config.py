@@ -309,7 +309,10 @@ def _substitute(node: Any, file: str, key_path: str) -> Any:
     if isinstance(node, str):
         return _expand(node, file, key_path)
     if isinstance(node, list):
-        return [_substitute(item, file, f"{key_path}[{i}]") for i, item in enumerate(node)]
+        return [
+            _substitute(item, file, f"{key_path}[{_index_label(i, item)}]")
+            for i, item in enumerate(node)
+        ]
     if isinstance(node, Mapping):
         out: dict[str, Any] = {}
         for key, value in node.items():
@@ -322,6 +325,13 @@ def _substitute(node: Any, file: str, key_path: str) -> Any:
                 out[str(key)] = _substitute(value, file, sub_path)
         return out
     return node
+
+
+def _index_label(index: int, item: Any) -> str:
+    """``2`` or, for an entry with an id, ``2:nknews`` (as validation errors write it)."""
+    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+        return f"{index}:{item['id']}"
+    return str(index)
 
 
 def _expand(text: str, file: str, key_path: str) -> str:

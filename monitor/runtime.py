@@ -146,7 +146,12 @@ class Runtime:
         try:
             new = load_config(path)
         except MonitorError as exc:
-            log.error("config_reload_failed", file=str(path), error=str(exc))
+            log.error(
+                "config_reload_failed",
+                file=str(path),
+                key_path=getattr(exc, "key_path", None),
+                error=str(exc),
+            )
             self.app.metrics.observe_reload(ok=False)
             return
         add_secrets(new.secrets)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.assess import assess
+from tests.detect_support import bundled_pack, story
 from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
 from tests.servers.webhook_receiver import TEST_SECRETS, Reply, WebhookReceiver, webhook_receiver
 from tests.support import daemon_process, events_named, transfer_stories, wait_for, write_config
@@ -63,6 +65,17 @@ def outbox_statuses(db: Path) -> Counter[str]:
         return Counter({status: n for status, n in conn.execute(
             "SELECT status, COUNT(*) FROM outbox GROUP BY status"
         )})  # fmt: skip
+
+
+def test_every_burst_story_is_flagged_by_the_bundled_rules() -> None:
+    """The premise of the burst: 200 stories, 200 alerts (checked in-process, quickly)."""
+    pack = bundled_pack()
+    unflagged = []
+    for k, (title, summary) in enumerate(transfer_stories(TOTAL)):
+        candidate = story(title, summary, key=f"burst-{k}")
+        if assess(candidate, pack.match(candidate), pack).severity is None:
+            unflagged.append(title)
+    assert not unflagged, unflagged
 
 
 def test_sigkill_during_a_burst_loses_nothing_and_doubles_at_most_one_per_kill(

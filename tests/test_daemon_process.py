@@ -335,6 +335,8 @@ REFUSED_PATH = "/hooks/refused-secret-path-6170"
 SLOW_PATH = "/services/T0DAEMON1/B0DAEMON2/daemonSlackTail5512"
 HMAC_SECRET = "whsec_ZGFlbW9uLWxvZy1zZWNyZXQtZm9yLXRlc3Rz"
 HEADER_TOKEN = "daemon-header-token-80417"
+ECHO_PATH = "/hooks/echo-secret-path-3391"
+ECHO_SECRET = "whsec_ZWNoby1zZWNyZXQtOTkwMg=="
 
 
 def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
@@ -344,6 +346,11 @@ def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
     refused_url = f"http://127.0.0.1:{free_port()}{REFUSED_PATH}"
     slack_url = slack_receiver.url(SLOW_PATH)
     slack_receiver.hang(3.0, times=50)  # longer than the destination's 0.5 s time-out
+    # A receiver that refuses (4xx: dead letter) quoting its own URL path and the secret: the
+    # notifier puts the start of a refusal's body into the error it raises.
+    echo = WebhookReceiver().start()
+    echo.script(*[Reply(status=422, body=f"no {ECHO_PATH} {ECHO_SECRET}".encode())] * 5)
+    echo_url = echo.url(ECHO_PATH)
     destinations: list[dict[str, Any]] = [
         {
             "id": "refused",
@@ -360,6 +367,13 @@ def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
             "min_severity": "low",
             "timeout_s": 0.5,
         },
+        {
+            "id": "echoing",
+            "type": "webhook",
+            "url": "${DAEMON_ECHO_URL}",
+            "secret": "${DAEMON_ECHO_SECRET}",
+            "min_severity": "low",
+        },
     ]
     log = tmp_path / "daemon.log"
     config = write_config(
@@ -373,30 +387,45 @@ def test_no_secret_in_any_daemon_log_line_when_deliveries_fail(
         DAEMON_HOOK_SECRET=HMAC_SECRET,
         DAEMON_HOOK_TOKEN=HEADER_TOKEN,
         DAEMON_SLACK_URL=slack_url,
+        DAEMON_ECHO_URL=echo_url,
+        DAEMON_ECHO_SECRET=ECHO_SECRET,
     )
+    try:
+        run_failing_daemon(config, env, log)
+    finally:
+        echo.stop()
+    assert [r.path for r in echo.requests] == [ECHO_PATH]  # refused once, then dead-lettered
+    [dead] = events_named(log, "alert_dead_lettered", destination="echoing")
+    assert "422" in dead.get("error", ""), dead
+
+    output = log.read_text(encoding="utf-8", errors="replace")
+    levels = {e.get("level") for e in log_events(log)}
+    assert {"debug", "warning", "error"} <= levels, levels  # DEBUG on, failures logged
+    secrets = (
+        refused_url, slack_url, echo_url, REFUSED_PATH, SLOW_PATH, ECHO_PATH, HMAC_SECRET,
+        ECHO_SECRET, HEADER_TOKEN, "refused-secret-path-6170", "daemonSlackTail5512",
+        "T0DAEMON1", "ZGFlbW9uLWxvZy1zZWNyZXQtZm9yLXRlc3Rz", "echo-secret-path-3391",
+        "ZWNoby1zZWNyZXQtOTkwMg",
+    )  # fmt: skip
+    leaked = [secret for secret in secrets if secret in output]
+    assert not leaked, f"{leaked} leaked into the log"
+
+
+def run_failing_daemon(config: Path, env: dict[str, str], log: Path) -> None:
+    """Run until every destination has failed (twice where it retries), reload badly, stop."""
     with daemon_process(config, env=env, log_path=log) as proc:
 
-        def both_failed_twice() -> bool:
+        def all_failed() -> bool:
             failed = Counter(
                 e.get("destination") for e in events_named(log, "alert_delivery_failed")
             )
-            return failed["refused"] >= 2 and failed["timing-out"] >= 2
+            dead = events_named(log, "alert_dead_lettered", destination="echoing")
+            return failed["refused"] >= 2 and failed["timing-out"] >= 2 and bool(dead)
 
-        wait_for(both_failed_twice, timeout_s=15)
+        wait_for(all_failed, timeout_s=15)
         # a reload that fails must not quote the destinations either
         text = config.read_text(encoding="utf-8")
         config.write_text(text.replace("min_severity: low", "min_severity: urgent"), "utf-8")
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: events_named(log, "config_reload_failed"), timeout_s=10)
         assert stop(proc) == 0
-
-    output = log.read_text(encoding="utf-8", errors="replace")
-    levels = {e.get("level") for e in log_events(log)}
-    assert {"debug", "warning"} <= levels, levels  # DEBUG really on, failures really logged
-    secrets = (
-        refused_url, slack_url, REFUSED_PATH, SLOW_PATH, HMAC_SECRET, HEADER_TOKEN,
-        "refused-secret-path-6170", "daemonSlackTail5512", "T0DAEMON1",
-        "ZGFlbW9uLWxvZy1zZWNyZXQtZm9yLXRlc3Rz",
-    )  # fmt: skip
-    for secret in secrets:
-        assert secret not in output, f"{secret!r} leaked into the log"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from typing import Any
 
 import pytest
 
 from monitor.assess import assess, confirm_hits
-from monitor.match import Pack, compile_pack
+from monitor.match import Pack, compile_pack, gazetteer
+from monitor.match.gazetteer import _run
+from monitor.match.normalise import CYRILLIC, HANGUL, fold, script_of, unfold
+from monitor.models import Hit
 from tests.detect_support import bundled_pack, story
 
 WATCHLIST: dict[str, Any] = {
@@ -155,3 +160,86 @@ def test_bundled_pack_reads_korean_and_russian(title: str) -> None:
     s = story(title)
     sides = {h.side for h in assess(s, pack.match(s), pack).hits if h.kind == "entity"}
     assert {"dprk", "russia"} <= sides
+
+
+def _reference_run(text: str, script: str) -> str:
+    """The characters of ``script`` at the start of ``text``, nine at most, one at a time."""
+    run = ""
+    for char in text:
+        if script_of(char) != script or len(run) == 9:
+            break
+        run += char
+    return run
+
+
+# The edges of the ranges script_of calls Hangul or Cyrillic, and neighbours on both sides.
+_EDGE_CHARS = [
+    *("\u03ff", "\u0400", "\u04ff", "\u0500", "\u052f", "\u0530", "\u10ff", "\u1100"),
+    *("\u11ff", "\u1200", "\u312f", "\u3130", "\u318f", "\u3190", "\uabff", "\uac00"),
+    *("\ud7a3", "\ud7a4", "\ud7ff", "a", " ", "\u00e9", "北", "\uab70"),
+]
+
+
+@pytest.mark.parametrize("script", [HANGUL, CYRILLIC])
+def test_script_runs_agree_with_script_of(script: str) -> None:
+    rnd = random.Random(5)
+    for _ in range(3000):
+        text = "".join(rnd.choice(_EDGE_CHARS) for _ in range(rnd.randint(0, 12)))
+        view = fold(text) if text.strip() else text
+        run, end = _run(view, 0, script)
+        expected = _reference_run(unfold(view), script)
+        assert unfold(run) == expected
+        assert end == len(expected.encode("utf-8"))
+
+
+def test_hits_are_ordinary_frozen_hits(pack: Pack) -> None:
+    (hit,) = [h for h in pack.match(story("Путина встретили")) if h.ref == "putin"]
+    expected = Hit("entity", "putin", "Путина", "title", 0, 6, "russia", "person", False, "Putin")
+    assert hit == expected
+    assert hash(hit) == hash(dataclasses.replace(hit))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hit.start = 1  # type: ignore[misc]
+
+
+def _reference_shadowed(hit: Hit, hits: list[Hit]) -> bool:
+    """Shadowing by its definition: a strictly longer hit of the same kind (and list) covers it."""
+    return any(
+        other.kind == hit.kind
+        and other.field == hit.field
+        and (hit.kind == "entity" or other.ref == hit.ref)
+        and other.start <= hit.start
+        and other.end >= hit.end
+        and other.end - other.start > hit.end - hit.start
+        for other in hits
+    )
+
+
+def test_shadowing_sweep_agrees_with_the_pairwise_definition(pack: Pack) -> None:
+    rnd = random.Random(11)
+    for _ in range(2000):
+        hits = []
+        for _ in range(rnd.randint(0, 10)):
+            start = rnd.randint(0, 15)
+            kind = rnd.choice(("entity", "term"))
+            ref = rnd.choice(("russia", "putin")) if kind == "entity" else "sanctions"
+            ref = ref if kind == "entity" or rnd.random() < 0.5 else "supply"
+            field = rnd.choice(("title", "summary"))
+            hits.append(Hit(kind, ref, "x", field, start, start + rnd.randint(1, 6), "russia"))
+        expected = tuple(h for h in hits if not _reference_shadowed(h, hits))
+        assert confirm_hits(hits, pack) == expected
+
+
+def test_large_watchlists_use_the_nfa_and_find_the_same_hits(
+    pack: Pack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [
+        "Kim Jong-un meets PUTIN; D.P.R.K. supplied oil",
+        "김정은이 푸틴과 만났다, 북한의 러시아산 무기, 석유 공급",
+        "Владимира Путина и Ким Чен Ыну, российские поставки КНДР",
+    ]
+    monkeypatch.setattr(gazetteer, "_DFA_MAX_KEYS", 0)  # as if the watchlist were huge
+    nfa_pack = compile_pack(watchlists=[("w.yaml", WATCHLIST)], rules=[])
+    for text in texts:
+        expected = pack.match(story(text))
+        assert len(expected) >= 3
+        assert nfa_pack.match(story(text)) == expected

@@ -74,3 +74,44 @@ def test_view_is_utf8_bytes_and_decodes_around_a_position() -> None:
     assert char_before(view, pos) == " "
     assert char_after(view, pos) == ("북", pos + 3)
     assert char_before(view, pos - 1) == "아"
+
+
+def test_spans_map_back_in_any_order_in_non_ascii_text() -> None:
+    # Hits are mapped one by one from a moving position; asking out of order must not drift.
+    raw = "Встреча Путина — и «Ким Чен Ына» в 北京 с Путиным, 김정은이 말했다"
+    norm = normalise(raw)
+    needles = ["путин", "ким чен ын", "北京", "путин", "김정은"]
+    spans = []
+    pos = 0
+    for needle in needles:
+        start = norm.text.index(fold(needle), pos)
+        spans.append((start, start + len(fold(needle))))
+        pos = start + 1
+    expected = ["Путин", "Ким Чен Ын", "北京", "Путин", "김정은"]
+    for order in (range(5), reversed(range(5)), (2, 0, 4, 1, 3)):
+        for i in order:
+            a, b = norm.span(*spans[i])
+            assert raw[a:b] == expected[i]
+
+
+def test_view_bytes_match_the_view_text() -> None:
+    for raw in ("Kim Jong-un", "Путин’s “visit”", "북한\u2012러시아", "<b>ＫＣＮＡ</b> says"):
+        norm = normalise(raw)
+        assert norm.data == norm.text.encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("북한\u2012러시아", "북한 러시아"),  # figure dash: not among the common marks
+        ("Путин\u3001Ким", "путин ким"),  # ideographic comma
+        ("КНДР\u02bcs", "кндр s"),  # modifier letter apostrophe
+        ("북한\u00a0군", "북한 군"),
+    ],
+)
+def test_rare_punctuation_in_non_latin_text_folds_to_a_space(a: str, b: str) -> None:
+    assert fold(a) == fold(b)
+
+
+def test_non_latin_text_without_punctuation_is_only_case_folded() -> None:
+    assert unfold(fold("ПОСТАВКИ Снарядов 북한")) == "поставки снарядов 북한"

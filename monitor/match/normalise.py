@@ -21,11 +21,16 @@ spaces are *not* collapsed: aliases fold the same way (``N. Korea`` gives ``n  k
 and collapsing would cost an offset map on every story with a hit.
 
 ``text`` is a *byte view*: the UTF-8 bytes of the folded text, one ``str`` character per byte
-(latin-1). For English text it is the folded text itself. Why: pyahocorasick scans a node's
-children linearly, and a watchlist with Hangul and Cyrillic names gives the root node hundreds
-of children; over bytes the fan-out stays small and the scan is several times faster. Keys are
+(latin-1), and ``data`` the same bytes, which the automaton scans. For English text it is the
+folded text itself. Why bytes: a watchlist with Hangul and Cyrillic names gives an automaton
+over characters a root with hundreds of children; over bytes the fan-out stays small. Keys are
 folded the same way (``fold``), so they line up; ``char_before`` / ``char_after`` decode the
-characters around a match for the per-script boundary checks.
+characters around a match for the per-script boundary checks, and ``span`` counts characters
+only for the hits (no offset table is built for a story without markup or length changes).
+
+Cost per ~1.5 KB story: ASCII text (typographic quotes included) is one ``bytes.translate``;
+Korean or Russian text pays ``casefold``, an NFKC check and the encoding, and the punctuation
+regex only when a byte that can start such a character is present.
 """
 
 from __future__ import annotations

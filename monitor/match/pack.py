@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.match.gazetteer import Entity, Gazetteer, parse_entities
-from monitor.match.rules import SEVERITIES, Rule, Topic, Vocabulary, parse_rule, parse_topics
+from monitor.match.rules import (
+    SEVERITIES,
+    Rule,
+    RuleIndex,
+    Topic,
+    Vocabulary,
+    parse_rule,
+    parse_topics,
+)
 from monitor.match.schema import Where, ident, mapping, number, sequence
 from monitor.match.terms import TermList, parse_term_lists
 from monitor.models import Hit, Severity, Story
@@ -52,6 +61,11 @@ class Pack:
             *scan("summary", story.summary),
             *scan("content", story.content),
         )
+
+    @cached_property
+    def rule_index(self) -> RuleIndex:
+        """The enabled rules filed by the facts they need (built on first use)."""
+        return RuleIndex(self.rules)
 
     def severity_of(self, score: float) -> Severity | None:
         """The highest severity whose threshold ``score`` reaches, or None below ``low``."""

@@ -76,6 +76,30 @@ class Atom:
             and (self.types is None or not self.types.isdisjoint(evidence.types))
         )
 
+    def triggers(self) -> frozenset[tuple[str, str]] | None:
+        """Story facts of which ``possible`` needs at least one, or None when it needs none.
+
+        A fact is ``("ref", id)``, ``("side", side)`` or ``("type", type)``; one constraint is
+        enough to make a necessary condition (the most selective: refs, then sides, types).
+        """
+        if self.alternatives:
+            facts: set[tuple[str, str]] = set()
+            for alt in self.alternatives:
+                found = alt.triggers()
+                if found is None:
+                    return None
+                facts |= found
+            return frozenset(facts)
+        for key, names in (
+            ("ref", self.terms),
+            ("ref", self.entities),
+            ("side", self.sides),
+            ("type", self.types),
+        ):
+            if names is not None:
+                return frozenset((key, name) for name in names)
+        return None
+
     def test(self, hit: Hit) -> bool:
         if self.alternatives:
             in_field = self.fields is None or hit.field in self.fields
@@ -99,6 +123,11 @@ class Evidence:
         self.refs = {h.ref for h in self.hits}
         self.sides = {h.side for h in self.hits if h.kind == "entity"}
         self.types = {h.entity_type for h in self.hits if h.kind == "entity"}
+        self.facts = {
+            *(("ref", ref) for ref in self.refs),
+            *(("side", side) for side in self.sides if side is not None),
+            *(("type", kind) for kind in self.types if kind is not None),
+        }
         self._words: dict[str, list[int]] = {}
         self._sentences: dict[str, list[int]] = {}
 
@@ -270,6 +299,44 @@ class Rule:
             path=tuple(path),
             description=self.description,
         )
+
+
+class RuleIndex:
+    """Which rules can fire on a story, from the facts its hits establish.
+
+    For ``assess``: most stories have few hits and most rules need an entity, side or term
+    list the story does not have. Each requirement of a rule's condition gives the facts it
+    needs (``Atom.triggers``); a rule is filed under the facts of its first such requirement
+    and offered only when every such requirement has one of its facts. Rules with none are
+    always offered. The rules offered still run their full condition: the index only skips
+    rules that cannot hold.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = tuple(rules)
+        self._gates: list[tuple[frozenset[tuple[str, str]], ...]] = []
+        self._always: list[int] = []
+        self._by_fact: dict[tuple[str, str], list[int]] = {}
+        for i, rule in enumerate(self._rules):
+            found = (req.triggers() for req in rule.condition.requirements)
+            gates = tuple(triggers for triggers in found if triggers is not None)
+            self._gates.append(gates)
+            if not gates:
+                self._always.append(i)
+            for fact in gates[0] if gates else ():
+                self._by_fact.setdefault(fact, []).append(i)
+
+    def candidates(self, evidence: Evidence) -> list[Rule]:
+        """The rules, in pack order, whose every gated requirement may hold on ``evidence``."""
+        facts = evidence.facts
+        chosen = set(self._always)
+        for fact in facts:
+            chosen.update(self._by_fact.get(fact, ()))
+        return [
+            self._rules[i]
+            for i in sorted(chosen)
+            if all(not gate.isdisjoint(facts) for gate in self._gates[i])
+        ]
 
 
 def _describe(condition: Condition, found: Sequence[Hit]) -> list[str]:

@@ -37,8 +37,9 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_WINDOW_S = 72 * 3600.0
 DEFAULT_RETENTION_S = 30 * 86400.0
-DEFAULT_MAX_CANDIDATES = 50
-PER_KEY_SCAN = 100
+DEFAULT_MAX_CANDIDATES = 20
+PER_KEY_SCAN = 50
+MAX_OUTLETS = 50
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dedup_stories (
@@ -120,8 +121,14 @@ class ClusterIndex:
 
     # --- the pipeline's entry points ----------------------------------------------------------
 
-    def assign(self, story: Story, *, now: datetime) -> ClusterAssignment:
-        """Record ``story`` (seen at ``now``) and return its cluster. Does not commit."""
+    def assign(
+        self, story: Story, *, now: datetime, with_outlets: bool = True
+    ) -> ClusterAssignment:
+        """Record ``story`` (seen at ``now``) and return its cluster. Does not commit.
+
+        ``with_outlets=False`` leaves ``outlets`` empty for a story joining an existing cluster
+        (ask ``outlets`` when needed): the pipeline only needs them for a follow-up.
+        """
         key = story.key or dedup.story_key(story)
         with _translated(f"assign {key}"):
             known = self.conn.execute(
@@ -129,8 +136,10 @@ class ClusterIndex:
                 (key,),
             ).fetchone()
             if known is not None:
-                return self._seen_again(story, key, known, now)
-            return self._add(story, key, now)
+                found = self._seen_again(story, key, known, now, with_outlets)
+            else:
+                found = self._add(story, key, now, with_outlets)
+        return found
 
     def peek(self, story: Story, *, now: datetime) -> ClusterAssignment:
         """What ``assign`` would answer now, recording nothing (previews, ``explain`` tools)."""
@@ -167,9 +176,18 @@ class ClusterIndex:
             for k, feed, outlet, url, title, seen in rows
         ]
 
-    def outlets(self, cluster_id: str) -> tuple[str, ...]:
-        """The distinct outlets of ``cluster_id`` in first-seen order."""
-        return tuple(dict.fromkeys(member.outlet for member in self.members(cluster_id)))
+    def outlets(self, cluster_id: str, *, limit: int = MAX_OUTLETS) -> tuple[str, ...]:
+        """The distinct outlets of ``cluster_id`` in first-seen order (at most ``limit``).
+
+        Counted in SQL on the (cluster, id) index, so a large cluster costs no Python objects.
+        """
+        with _translated(f"outlets of {cluster_id}"):
+            rows = self.conn.execute(
+                "SELECT outlet FROM dedup_stories WHERE cluster_id = ? GROUP BY outlet "
+                "ORDER BY min(id) LIMIT ?",
+                (cluster_id, limit),
+            ).fetchall()
+        return tuple(str(row[0]) for row in rows)
 
     def cluster_of(self, story_key: str) -> str | None:
         """The cluster a stored story belongs to, or None."""
@@ -218,7 +236,7 @@ class ClusterIndex:
     # --- internals ----------------------------------------------------------------------------
 
     def _seen_again(
-        self, story: Story, key: str, known: tuple[Any, ...], now: datetime
+        self, story: Story, key: str, known: tuple[Any, ...], now: datetime, with_outlets: bool
     ) -> ClusterAssignment:
         """A key already stored: an update when the text changed, else a plain repeat."""
         story_id, cluster_id, old_hash = int(known[0]), str(known[1]), str(known[2])
@@ -233,10 +251,10 @@ class ClusterIndex:
             is_update=new_hash != old_hash,
             similar_to=key,
             similarity=1.0,
-            outlets=self.outlets(cluster_id),
+            outlets=self.outlets(cluster_id) if with_outlets else (),
         )
 
-    def _add(self, story: Story, key: str, now: datetime) -> ClusterAssignment:
+    def _add(self, story: Story, key: str, now: datetime, with_outlets: bool) -> ClusterAssignment:
         sig = dedup.signature(story)
         bands = dedup.band_keys(sig)
         best, score = self._best_match(sig, bands, now)
@@ -268,7 +286,11 @@ class ClusterIndex:
             is_new_story=True,
             similar_to=best.story_key if best else None,
             similarity=score,
-            outlets=self.outlets(cluster_id),
+            outlets=(
+                (self.outlets(cluster_id) if with_outlets else ())
+                if best
+                else (story.outlet or story.feed_id,)
+            ),
         )
 
     def _best_match(

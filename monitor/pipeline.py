@@ -233,7 +233,7 @@ class FeedPoller:
     def _place(self, story: Story, now: datetime) -> ClusterAssignment | None:
         if self.clusters is None:
             return None
-        return self.clusters.assign(story, now=now)
+        return self.clusters.assign(story, now=now, with_outlets=False)
 
     def _follow_ups(
         self,
@@ -252,6 +252,7 @@ class FeedPoller:
         """
         assert placed is not None
         configured = {dest.id for dest in self.destinations}
+        outlets = self.clusters.outlets(placed.cluster_id) if self.clusters else placed.outlets
         revision = dedup.content_hash(story) if placed.is_update else ""
         updates = []
         for dest_id, parent in known.items():
@@ -266,7 +267,7 @@ class FeedPoller:
                     story=story,
                     hits=assessment.hits,
                     created_at=now,
-                    also_reported_by=placed.outlets,
+                    also_reported_by=outlets,
                     extra=(*parent.extra, ("parent_alert_id", parent.key)),
                 )
             )

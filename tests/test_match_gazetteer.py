@@ -229,15 +229,21 @@ def test_shadowing_sweep_agrees_with_the_pairwise_definition(pack: Pack) -> None
         assert confirm_hits(hits, pack) == expected
 
 
+@pytest.mark.parametrize("max_ascii_keys", [0, 10_000])
 def test_large_watchlists_use_the_nfa_and_find_the_same_hits(
-    pack: Pack, monkeypatch: pytest.MonkeyPatch
+    pack: Pack, monkeypatch: pytest.MonkeyPatch, max_ascii_keys: int
 ) -> None:
     texts = [
-        "Kim Jong-un meets PUTIN; D.P.R.K. supplied oil",
+        "Kim Jong-un meets PUTIN; D.P.R.K. supplied oil",  # ASCII: the ASCII-only automaton
+        "Kim Jong-un and “Putin”, North Korea’s — supplies",  # folds to ASCII as well
         "김정은이 푸틴과 만났다, 북한의 러시아산 무기, 석유 공급",
         "Владимира Путина и Ким Чен Ыну, российские поставки КНДР",
+        "Putin, Путина и 김정은이: North Korea supplied",
     ]
-    monkeypatch.setattr(gazetteer, "_DFA_MAX_KEYS", 0)  # as if the watchlist were huge
+    # As if the watchlist were huge: a contiguous NFA over all keys, and a DFA or an NFA over
+    # the ASCII keys alone.
+    monkeypatch.setattr(gazetteer, "_DFA_MAX_KEYS", 0)
+    monkeypatch.setattr(gazetteer, "_DFA_MAX_ASCII_KEYS", max_ascii_keys)
     nfa_pack = compile_pack(watchlists=[("w.yaml", WATCHLIST)], rules=[])
     for text in texts:
         expected = pack.match(story(text))

@@ -140,9 +140,15 @@ class Gazetteer:
         for term_list in term_lists:
             for term in term_list.terms:
                 self._add(term, _template("term", term_list.id, term_list.label, None, None))
-        # Key i of the automaton means ``self._meanings[i]``.
-        self._meanings = [tuple(patterns) for patterns in self._keys.values()]
-        self._automaton = _automaton(list(self._keys)) if self._keys else None
+        # Key i of an automaton means ``meanings[i]``. Text whose view is ASCII (most English
+        # stories) can only hold ASCII keys, so it gets an automaton of those alone: a fraction
+        # of the keys, small enough to be a DFA at any watchlist size we expect.
+        keys = list(self._keys)
+        ascii_keys = [key for key in keys if key.isascii()]
+        self._all = _Scanner(keys, [tuple(self._keys[key]) for key in keys])
+        self._ascii = self._all
+        if len(ascii_keys) < len(keys) and len(keys) > _DFA_MAX_KEYS:
+            self._ascii = _Scanner(ascii_keys, [tuple(self._keys[key]) for key in ascii_keys])
         self.key_count = len(self._keys)
 
     @staticmethod
@@ -167,14 +173,15 @@ class Gazetteer:
 
     def scan(self, field: Field, raw: str) -> list[Hit]:
         """Every boundary-respecting match in ``raw``, overlaps included, in text order."""
-        if not raw or self._automaton is None:
+        if not raw or not self._keys:
             return []
         norm = normalise(raw)
-        found = self._automaton.find_matches_as_indexes(norm.data, overlapping=True)
+        scanner = self._ascii if norm.data.isascii() else self._all
+        found = scanner.automaton.find_matches_as_indexes(norm.data, overlapping=True)
         if not found:
             return []
         view = norm.text
-        meanings = self._meanings
+        meanings = scanner.meanings
         hits: list[Hit] = []
         for index, start, end in found:
             for pattern in meanings[index]:
@@ -186,21 +193,29 @@ class Gazetteer:
         return hits
 
 
-# A DFA scans 1.3-1.7x faster than a contiguous NFA but holds ~7 KB per key (4.6 MB for the
-# bundled pack's ~1,100 keys, 114 MB for 21,000); the NFA holds a few MB at any size.
+# A DFA scans 1.3-1.7x faster than a contiguous NFA but holds ~7 KB per key when the keys mix
+# scripts (4.6 MB for the bundled pack's ~1,100 keys, 114 MB for 21,000) and ~2 KB per key
+# when they are all ASCII (8 MB for 3,900); the NFA holds a few MB at any size.
 _DFA_MAX_KEYS = 2000
+_DFA_MAX_ASCII_KEYS = 10_000
 
 
-def _automaton(keys: list[str]) -> ahocorasick_rs.BytesAhoCorasick:
-    """One automaton over the keys' UTF-8 bytes (a key is a byte view, see ``normalise``)."""
-    implementation = (
-        ahocorasick_rs.Implementation.DFA
-        if len(keys) <= _DFA_MAX_KEYS
-        else ahocorasick_rs.Implementation.ContiguousNFA
-    )
-    return ahocorasick_rs.BytesAhoCorasick(
-        [key.encode("latin-1") for key in keys], implementation=implementation
-    )
+class _Scanner:
+    """One automaton over keys' UTF-8 bytes (a key is a byte view, see ``normalise``)."""
+
+    def __init__(self, keys: list[str], meanings: list[tuple[_Pattern, ...]]) -> None:
+        self.meanings = meanings
+        small = len(keys) <= (
+            _DFA_MAX_ASCII_KEYS if all(key.isascii() for key in keys) else _DFA_MAX_KEYS
+        )
+        self.automaton = ahocorasick_rs.BytesAhoCorasick(
+            [key.encode("latin-1") for key in keys],
+            implementation=(
+                ahocorasick_rs.Implementation.DFA
+                if small
+                else ahocorasick_rs.Implementation.ContiguousNFA
+            ),
+        )
 
 
 def _template(

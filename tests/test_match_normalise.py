@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
-from monitor.match.normalise import char_after, char_before, fold, normalise, unfold
+from monitor.match.normalise import (
+    _MARKUP,
+    NormText,
+    _strip_markup,
+    char_after,
+    char_before,
+    fold,
+    normalise,
+    unfold,
+)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +127,56 @@ def test_rare_punctuation_in_non_latin_text_folds_to_a_space(a: str, b: str) -> 
 
 def test_non_latin_text_without_punctuation_is_only_case_folded() -> None:
     assert unfold(fold("ПОСТАВКИ Снарядов 북한")) == "поставки снарядов 북한"
+
+
+def _reference_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """Strip markup keeping per-character offsets (the definition the lazy map must agree with)."""
+    out, starts, ends, cursor = "", [], [], 0
+    for match in _MARKUP.finditer(text):
+        for i in range(cursor, match.start()):
+            out, starts, ends = out + text[i], [*starts, i], [*ends, i + 1]
+        token = match.group(0)
+        decoded = html.unescape(token) if token.startswith("&") else " "
+        out += decoded
+        starts += [match.start()] * len(decoded)
+        ends += [match.end()] * len(decoded)
+        cursor = match.end()
+    for i in range(cursor, len(text)):
+        out, starts, ends = out + text[i], [*starts, i], [*ends, i + 1]
+    return out, starts, ends
+
+
+_MARKUP_SAMPLES = [
+    "<p>Seoul says <b>Kim&nbsp;Jong Un</b> got a car &amp; more</p>",
+    "&lt;b&gt;DPRK&lt;/b&gt;",
+    "<br/>Kim<br/>",
+    "Путин &laquo;и&raquo; <i>Ким</i>",
+    "<p>북한&#44; 러시아</p><!-- note --><script>x()</script>tail",
+    "ﬁne <b>ＫＩＭ</b> &amp; Straße",  # length-changing folds after stripping
+    "<a href='x'>x</a>&#128512;end&ensp;",
+]
+
+
+@pytest.mark.parametrize("raw", _MARKUP_SAMPLES)
+def test_markup_offsets_agree_with_per_character_offsets(raw: str) -> None:
+    plain, offsets = _strip_markup(raw)
+    expected_plain, starts, ends = _reference_offsets(raw)
+    assert plain == expected_plain and offsets.length == len(plain)
+    assert offsets.arrays() == (starts, ends)
+    assert [offsets.source(i) for i in range(len(plain))] == list(zip(starts, ends, strict=True))
+
+
+@pytest.mark.parametrize("raw", _MARKUP_SAMPLES)
+def test_markup_spans_agree_with_per_character_offsets(raw: str) -> None:
+    norm = normalise(raw)
+    _plain, starts, ends = _reference_offsets(raw)
+    if norm.starts is None:  # the lazy map was used: compare with the per-character one
+        assert norm.markup is not None
+        reference = NormText(raw, norm.text, norm.ascii_only, starts, ends, norm.data)
+    else:  # a length-changing fold: per-character offsets either way
+        reference = norm
+    words = 0
+    for match in re.finditer(r"[^ ]+", norm.text):
+        assert norm.span(match.start(), match.end()) == reference.span(match.start(), match.end())
+        words += 1
+    assert words >= 1

@@ -35,6 +35,7 @@ regex only when a byte that can start such a character is present.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -88,7 +89,8 @@ class NormText:
     original: str
     text: str
     ascii_only: bool = True
-    # Per character of the folded text: the original span it came from (None = identity).
+    # Per character of the folded text: the original span it came from (None = identity, or
+    # ``markup`` when only HTML stripping moved offsets).
     starts: list[int] | None = None
     ends: list[int] | None = None
     # The same view as ``bytes`` (what the automaton scans); empty when the caller built it.
@@ -96,16 +98,19 @@ class NormText:
     # The last (byte, character) position ``_char_pos`` worked out: hits come roughly in text
     # order, so each one costs a count over the bytes since the previous one, not from 0.
     cursor: tuple[int, int] = (0, 0)
+    markup: MarkupMap | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded span ``text[start:end]``."""
-        if self.ascii_only and self.starts is None:
+        if self.ascii_only and self.starts is None and self.markup is None:
             return start, end
         first = self._char_pos(start)
         last = self._char_pos(end - 1)
-        if self.starts is None or self.ends is None:
-            return first, last + 1
-        return self.starts[first], self.ends[last]
+        if self.starts is not None and self.ends is not None:
+            return self.starts[first], self.ends[last]
+        if self.markup is not None:
+            return self.markup.source(first)[0], self.markup.source(last)[1]
+        return first, last + 1
 
     def _char_pos(self, byte_pos: int) -> int:
         """The index of the character holding byte ``byte_pos`` of the view.
@@ -134,18 +139,21 @@ def normalise(text: str) -> NormText:
     """Fold ``text`` (plain text or an HTML fragment) for matching; see the module docstring."""
     starts: list[int] | None = None
     ends: list[int] | None = None
+    markup: MarkupMap | None = None
     plain = text
     if ("<" in text or "&" in text) and _MARKUP.search(text):
-        plain, starts, ends = _strip_markup(text)
+        plain, markup = _strip_markup(text)
     if not plain.isascii():
         for char in _COMMON_PUNCTUATION:  # one-for-one, so offsets do not move
             if char in plain:
                 plain = plain.replace(char, " ")
     if plain.isascii():
         data = plain.encode("ascii").translate(_ASCII_FOLD)
-        return NormText(text, data.decode("ascii"), True, starts, ends, data)
+        return NormText(text, data.decode("ascii"), True, None, None, data, markup=markup)
     folded = plain.casefold()
     if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
+        if markup is not None:
+            starts, ends, markup = *markup.arrays(), None
         folded, starts, ends = _fold_slowly(plain, starts, ends)
     data = folded.encode("utf-8")
     if data.translate(None, _NOT_PUNCTUATION_LEADS):  # cheaper than a regex pass that finds none
@@ -153,33 +161,77 @@ def normalise(text: str) -> NormText:
         data = folded.encode("utf-8")
     data = data.translate(_ASCII_FOLD)
     view = data.decode("latin-1")
-    return NormText(text, view, len(view) == len(folded), starts, ends, data)
+    return NormText(text, view, len(view) == len(folded), starts, ends, data, markup=markup)
 
 
 _CONTINUATION = bytes(range(0x80, 0xC0))
 
 
-def _strip_markup(text: str) -> tuple[str, list[int], list[int]]:
+class MarkupMap:
+    """Where each character of HTML-stripped text came from, kept per piece, not per character.
+
+    Text between tags keeps its offsets (shifted); a tag (one space) or an entity (its decoded
+    characters) maps to the whole token. ``source`` looks a character up by bisection, so a
+    story with markup pays for the hits it has, not for its length.
+    """
+
+    __slots__ = ("_spans", "_starts", "length")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []  # first character of each piece in the stripped text
+        self._spans: list[tuple[int, int, bool]] = []  # original start, end, kept verbatim
+        self.length = 0  # of the stripped text
+
+    def add(self, text: str, orig_start: int, orig_end: int, verbatim: bool) -> None:
+        """Append ``text`` to the stripped text; it stands for ``original[orig_start:orig_end]``."""
+        self._starts.append(self.length)
+        self._spans.append((orig_start, orig_end, verbatim))
+        self.length += len(text)
+
+    def source(self, char: int) -> tuple[int, int]:
+        """The original span of character ``char`` of the stripped text."""
+        i = bisect.bisect_right(self._starts, char) - 1
+        orig_start, orig_end, verbatim = self._spans[i]
+        if verbatim:
+            pos = orig_start + char - self._starts[i]
+            return pos, pos + 1
+        return orig_start, orig_end
+
+    def arrays(self) -> tuple[list[int], list[int]]:
+        """Per-character starts and ends (for ``_fold_slowly``, which changes lengths)."""
+        starts: list[int] = []
+        ends: list[int] = []
+        bounds = [*self._starts[1:], self.length]
+        for i, (orig_start, orig_end, verbatim) in enumerate(self._spans):
+            count = bounds[i] - self._starts[i]
+            if verbatim:
+                starts.extend(range(orig_start, orig_start + count))
+                ends.extend(range(orig_start + 1, orig_start + count + 1))
+            else:
+                starts.extend([orig_start] * count)
+                ends.extend([orig_end] * count)
+        return starts, ends
+
+
+def _strip_markup(text: str) -> tuple[str, MarkupMap]:
     """Remove tags (each becomes one space) and decode entities, tracking original spans."""
     pieces: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    offsets = MarkupMap()
     cursor = 0
     for match in _MARKUP.finditer(text):
         if match.start() > cursor:
             pieces.append(text[cursor : match.start()])
-            starts.extend(range(cursor, match.start()))
-            ends.extend(range(cursor + 1, match.start() + 1))
+            offsets.add(pieces[-1], cursor, match.start(), True)
         token = match.group(0)
         decoded = html.unescape(token) if token.startswith("&") else " "
-        pieces.append(decoded)
-        starts.extend([match.start()] * len(decoded))
-        ends.extend([match.end()] * len(decoded))
+        if decoded:
+            pieces.append(decoded)
+            offsets.add(decoded, match.start(), match.end(), False)
         cursor = match.end()
-    pieces.append(text[cursor:])
-    starts.extend(range(cursor, len(text)))
-    ends.extend(range(cursor + 1, len(text) + 1))
-    return "".join(pieces), starts, ends
+    if cursor < len(text) or not pieces:
+        pieces.append(text[cursor:])
+        offsets.add(pieces[-1], cursor, len(text), True)
+    return "".join(pieces), offsets
 
 
 def _fold_slowly(

@@ -466,6 +466,10 @@ def _check_unique_feeds(model: ConfigModel, file: str) -> None:
         seen.add(feed.id)
 
 
+# Slack allows about one message per second per channel, with short bursts.
+_SLACK_TYPES = ("slack", "slack_api")
+
+
 def _destination_spec(dest: DestinationModel) -> DestinationSpec:
     secrets = tuple(s for s in (dest.secret, *dest.secrets) if s)
     return DestinationSpec(
@@ -480,8 +484,8 @@ def _destination_spec(dest: DestinationModel) -> DestinationSpec:
         tags=dest.tags,
         feeds=dest.feeds,
         headers=tuple(dest.headers.items()),
-        rate_per_s=dest.rate_per_s if dest.rate_per_s else (1.0 if dest.type == "slack" else None),
-        burst=dest.burst if dest.rate_per_s else (3 if dest.type == "slack" else dest.burst),
+        rate_per_s=dest.rate_per_s or (1.0 if dest.type in _SLACK_TYPES else None),
+        burst=dest.burst if dest.rate_per_s else (3 if dest.type in _SLACK_TYPES else dest.burst),
         digest_every_s=dest.digest.every_s if dest.digest else None,
         timeout_s=dest.timeout_s,
     )

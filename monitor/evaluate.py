@@ -148,10 +148,12 @@ class EvalReport:
 
 
 def _row(name: str, c: Counts) -> str:
-    return (
-        f"{name[:27]:<28}{c.precision:>7.3f}{c.recall:>8.3f}{c.f1:>7.3f}"
-        f"{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>8}"
-    )
+    """One table row; a ratio with nothing to divide shows ``-`` (no flags, no relevant items)."""
+    flagged, relevant = c.tp + c.fp, c.tp + c.fn
+    prec = f"{c.precision:>7.3f}" if flagged else f"{'-':>7}"
+    recall = f"{c.recall:>8.3f}" if relevant else f"{'-':>8}"
+    f1 = f"{c.f1:>7.3f}" if flagged and relevant else f"{'-':>7}"
+    return f"{name[:27]:<28}{prec}{recall}{f1}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>8}"
 
 
 def story_of(item: Mapping[str, Any], index: int) -> Story:

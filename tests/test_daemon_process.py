@@ -429,3 +429,32 @@ def run_failing_daemon(config: Path, env: dict[str, str], log: Path) -> None:
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: events_named(log, "config_reload_failed"), timeout_s=10)
         assert stop(proc) == 0
+
+
+def test_watch_config_reloads_when_the_file_changes(
+    tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    """``run --watch-config``: editing the file is a reload, as SIGHUP is (no signal sent)."""
+    first = feed_server.set_feed("/first.xml", rss_feed([AURUS]), etag='"first"')
+    second = feed_server.set_feed("/second.xml", stories_feed(0, 1, "second"), etag='"second"')
+    hook = {"id": "hook", "type": "webhook", "url": webhook_receiver.url("/hook"),
+            "secret": TEST_SECRETS[0]}  # fmt: skip
+    config = write_config(tmp_path, feeds=[{"id": "first", "url": first}], destinations=[hook])
+    log = tmp_path / "daemon.log"
+    with daemon_process(config, "--watch-config", log_path=log) as proc:
+        wait_for(lambda: len(webhook_receiver.delivered()) >= 1)
+        time.sleep(1.1)  # a new mtime second, whatever the file system's resolution
+        write_config(
+            tmp_path,
+            feeds=[{"id": "first", "url": first}, {"id": "second", "url": second}],
+            destinations=[hook],
+        )
+        reloaded = wait_for(lambda: events_named(log, "config_reloaded"))
+        assert reloaded[0]["feeds_added"] == ["second"]
+        assert events_named(log, "config_changed")
+        wait_for(lambda: len(webhook_receiver.delivered()) >= 2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=STOP_TIMEOUT_S) == 0
+    titles = [r.json()["data"]["story"]["title"] for r in webhook_receiver.delivered()]
+    assert titles[0].startswith("Putin gave Kim Jong Un")
+    assert titles[1] == transfer_stories(1)[0][0]

@@ -4,8 +4,9 @@
 
 Ours: the real ``FeedFetcher`` (shared client, conditional GET, bounded gzip, limits) and the
 real ``ProcessParser`` (worker process, feedparser with sanitising off, plain-text stories),
-plus stand-ins for the stages the lead's pipeline wires in: a body-hash skip, a "seen" set for
-dedup and an Aho-Corasick matcher over title + summary of NEW stories only.
+plus stand-ins for the pipeline's later stages: a body-hash skip, the store's "seen" check
+and an Aho-Corasick matcher over title + summary of NEW stories only. A last run polls with the
+real ``pipeline.FeedPoller`` (triage, clusters, the bundled pack, routing into the outbox).
 
 Baselines, in the same run, on the same server: the issue's naive loop (``httpx.get`` +
 ``feedparser.parse(bytes)`` + match every item, no validators) over a sample of feeds, and a
@@ -254,8 +255,8 @@ async def _ours(ports: list[int], feeds: int, share_304: float, workers: int) ->
                 return
             now = result.fetched_at
             t0 = time.thread_time()
-            # The pipeline's keying step as proposed in issue 5's note: ProcessParser now fills
-            # ``key`` in the worker, so a story is rebuilt only when a key or tags are missing.
+            # The pipeline's keying step: ProcessParser fills ``key`` in the worker, so a story
+            # is rebuilt only when a key or tags are missing.
             stories = [
                 s
                 if s.key and s.tags == spec.tags

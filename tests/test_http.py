@@ -195,10 +195,6 @@ async def test_healthcheck_command_exit_codes(server: OpsServer, probes: Probes)
 async def test_healthcheck_reads_the_port_from_the_config(
     server: OpsServer, tmp_path: Path
 ) -> None:
-    try:
-        import monitor.config  # noqa: F401 - the command resolves the path through it
-    except ImportError as exc:
-        pytest.skip(f"monitor.config cannot be imported yet: {exc}")
     config = tmp_path / "monitor.yaml"
     config.write_text(f"server:\n  host: 0.0.0.0\n  port: {server.port}\n", encoding="utf-8")
     assert await asyncio.to_thread(run_healthcheck, None, str(config)) == 0

@@ -28,7 +28,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,19 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 # --- ours ----------------------------------------------------------------------------------
 
 
+async def measure_cycle(
+    parser: Any, polls: Iterable[Awaitable[None]]
+) -> tuple[float, float, float]:
+    """Run ``polls`` concurrently: wall seconds, CPU seconds of this process and of the
+    parser workers."""
+    main0, workers0 = cpu_s(), sum(cpu_s(p) for p in parser.worker_pids)
+    t0 = time.perf_counter()
+    await asyncio.gather(*polls)
+    wall = time.perf_counter() - t0
+    main_cpu = cpu_s() - main0
+    return wall, main_cpu, sum(cpu_s(p) for p in parser.worker_pids) - workers0
+
+
 def run_ours(ports: list[int], feeds: int, share_304: float, workers: int, out: Any) -> None:
     out.send(asyncio.run(_ours(ports, feeds, share_304, workers)))
 
@@ -166,13 +179,8 @@ async def _pipeline(ports: list[int], feeds: int, workers: int) -> dict[str, Any
             counts["new"] += outcome.new_stories
             counts["hits"] += outcome.alerts_queued
 
-        main0, workers0 = cpu_s(), sum(cpu_s(p) for p in parser.worker_pids)
         parse0 = parser.feedparser_cpu_s
-        t0 = time.perf_counter()
-        await asyncio.gather(*(poll(s) for s in specs[1:]))
-        wall = time.perf_counter() - t0
-        main_cpu = cpu_s() - main0
-        worker_cpu = sum(cpu_s(p) for p in parser.worker_pids) - workers0
+        wall, main_cpu, worker_cpu = await measure_cycle(parser, (poll(s) for s in specs[1:]))
     peak = peak_rss_mb() + sum(peak_rss_mb(p) for p in parser.worker_pids)
     parser.close()
     store.close()
@@ -281,12 +289,7 @@ async def _ours(ports: list[int], feeds: int, share_304: float, workers: int) ->
             store.save_feed_state(state)
             timed["store_s"] += time.thread_time() - t0
 
-        main0, workers0 = cpu_s(), sum(cpu_s(p) for p in parser.worker_pids)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(poll(s) for s in specs))
-        wall = time.perf_counter() - t0
-        main_cpu = cpu_s() - main0
-        worker_cpu = sum(cpu_s(p) for p in parser.worker_pids) - workers0
+        wall, main_cpu, worker_cpu = await measure_cycle(parser, (poll(s) for s in specs))
     peak = peak_rss_mb() + sum(peak_rss_mb(p) for p in parser.worker_pids)
     parser.close()
     store.close()
@@ -350,6 +353,9 @@ def in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
     receive, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(*args, send))
     proc.start()
+    while not receive.poll(1.0):  # a child that crashed sends nothing: fail, do not hang
+        if not proc.is_alive():
+            raise SystemExit(f"{target.__name__} failed (exit code {proc.exitcode}); see above")
     result: dict[str, Any] = receive.recv()
     proc.join()
     return result

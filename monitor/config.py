@@ -329,9 +329,8 @@ def _substitute(node: Any, file: str, key_path: str) -> Any:
 
 def _index_label(index: int, item: Any) -> str:
     """``2`` or, for an entry with an id, ``2:nknews`` (as validation errors write it)."""
-    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-        return f"{index}:{item['id']}"
-    return str(index)
+    item_id = item.get("id") if isinstance(item, Mapping) else None
+    return str(index) if item_id is None else f"{index}:{item_id}"
 
 
 def _expand(text: str, file: str, key_path: str) -> str:
@@ -399,8 +398,7 @@ def _format_loc(loc: Sequence[int | str], data: Any) -> str:
     node = data
     for part in loc:
         if isinstance(part, int):
-            item_id = node[part].get("id") if _indexable(node, part) else None
-            out += f"[{part}]" if item_id is None else f"[{part}:{item_id}]"
+            out += f"[{_index_label(part, node[part] if _indexable(node, part) else None)}]"
         else:
             out += f".{part}" if out else str(part)
         node = node[part] if _indexable(node, part) else None

@@ -349,7 +349,7 @@ class DeliveryWorker:
         alert = entry.alert
         if alert.event != "alert.updated" or not getattr(notifier, "threads", False):
             return alert
-        parent = next((v for k, v in alert.extra if k == "parent_alert_id"), None)
+        parent = alert.extra_value("parent_alert_id")
         found = self.store.delivery_of(parent, entry.destination_id) if parent else None
         if found is None:
             return alert

@@ -243,6 +243,10 @@ class Alert:
     also_reported_by: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = field(default=())
 
+    def extra_value(self, name: str) -> str | None:
+        """The value of one ``extra`` pair (``rule_description``, ``parent_alert_id`` …)."""
+        return next((value for key, value in self.extra if key == name), None)
+
     def to_json(self) -> str:
         """Serialise for the outbox; ``from_json`` reverses it exactly."""
         return json.dumps(asdict(self), default=_encode, ensure_ascii=False, sort_keys=True)

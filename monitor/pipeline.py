@@ -105,6 +105,7 @@ class FeedPoller:
         self.store = store
         self.pack = pack
         self.destinations = tuple(destinations)
+        self._destination_ids = frozenset(dest.id for dest in self.destinations)
         self.clock = clock
         self.clusters = clusters
         self.health_destinations = tuple(health_destinations)
@@ -121,6 +122,7 @@ class FeedPoller:
         """Swap rules and destinations (hot reload); state and the outbox are untouched."""
         self.pack = pack
         self.destinations = tuple(destinations)
+        self._destination_ids = frozenset(dest.id for dest in self.destinations)
         self.health_destinations = tuple(health_destinations)
 
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome:
@@ -183,6 +185,8 @@ class FeedPoller:
         summary (only a follow-up, never a new alert). Known, unchanged stories never get
         here. Old stories (past ``max_story_age_s``) are recorded but never alerted.
         """
+        if not fresh and not edited:
+            return [], (), 0  # a body that changed only in dates or order: nothing to judge
         alerts: list[Alert] = []
         assessments: list[Assessment] = []
         follow_ups = 0
@@ -251,12 +255,11 @@ class FeedPoller:
         matches nothing on its own).
         """
         assert placed is not None
-        configured = {dest.id for dest in self.destinations}
         outlets = self.clusters.outlets(placed.cluster_id) if self.clusters else placed.outlets
         revision = dedup.content_hash(story) if placed.is_update else ""
         updates = []
         for dest_id, parent in known.items():
-            if dest_id in disabled or dest_id not in configured:
+            if dest_id in disabled or dest_id not in self._destination_ids:
                 continue
             subject = f"{story.key}\x1f{revision}"
             updates.append(

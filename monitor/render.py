@@ -163,10 +163,6 @@ def _word_start(text: str, index: int) -> int:
     return space + 1 if space >= 0 and index - space < 30 else index
 
 
-def _extra(alert: Alert, name: str) -> str | None:
-    return next((value for key, value in alert.extra if key == name), None)
-
-
 # --- Slack ------------------------------------------------------------------------------------
 
 
@@ -224,7 +220,7 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     # Title <= 200 chars and URL <= 1000 chars keep the link under 2.2K even when escaping
     # multiplies them; the excerpt and the rule description take what is left of 3000.
     section = f"*{slack_link(alert.story.url, title_of(alert, 200))}*"
-    why = _extra(alert, "rule_description")
+    why = alert.extra_value("rule_description")
     why_text = f"\n_{escape_mrkdwn(clip(clean(why), 120))}_" if why else ""
     if len(section) + len(why_text) > SECTION_MAX_CHARS - 20:
         why_text = ""
@@ -261,7 +257,7 @@ def _slack_update_payload(alert: Alert) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": False,
     }
-    thread_ts = _extra(alert, "thread_ts")
+    thread_ts = alert.extra_value("thread_ts")
     if thread_ts:
         payload["thread_ts"] = thread_ts
     return payload
@@ -393,7 +389,7 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 def webhook_body(alert: Alert) -> dict[str, Any]:
     """The versioned JSON body (``docs/webhook.md``); identical on every retry of the alert."""
     story = alert.story
-    path = _extra(alert, "rule_path")
+    path = alert.extra_value("rule_path")
     return {
         "type": alert.event,
         "timestamp": iso_z(alert.created_at),
@@ -406,7 +402,7 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
             "topic": alert.topic,
             "rule_id": alert.rule_id,
             "rule_ids": list(alert.rule_ids or (alert.rule_id,)),
-            "rule_description": _extra(alert, "rule_description"),
+            "rule_description": alert.extra_value("rule_description"),
             "rule_path": path.split(" > ") if path else [],
             "story": {
                 "key": story.key,
@@ -433,13 +429,13 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
 def _event_fields(alert: Alert) -> dict[str, Any]:
     """Fields only some event types carry (``docs/webhook.md``)."""
     if alert.event == "alert.updated":
-        return {"parent_alert_id": _extra(alert, "parent_alert_id")}
+        return {"parent_alert_id": alert.extra_value("parent_alert_id")}
     if alert.event == "feed.health":
         return {
             "health": {
                 "feed_id": alert.story.feed_id,
-                "before": _extra(alert, "health_before"),
-                "after": _extra(alert, "health_after"),
+                "before": alert.extra_value("health_before"),
+                "after": alert.extra_value("health_after"),
                 "detail": alert.story.summary,
             }
         }

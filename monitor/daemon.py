@@ -79,7 +79,7 @@ class Daemon:
         reload: Callable[[], Coroutine[Any, Any, None]] | None = None,
         on_cycle: Callable[[], None] | None = None,
         on_skip: Callable[[str], None] | None = None,
-        housekeeping: Callable[[], object] | None = None,
+        housekeeping: Callable[[], Awaitable[object]] | None = None,
         housekeeping_every_s: float = 3600.0,
         max_concurrent_polls: int = 32,
     ) -> None:
@@ -192,7 +192,7 @@ class Daemon:
         """Prune old stories and clusters; never raises into the scheduler."""
         assert self.housekeeping is not None
         try:
-            self.housekeeping()
+            await self.housekeeping()
         except Exception:
             log.exception("housekeeping_failed")
 

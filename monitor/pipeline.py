@@ -10,9 +10,9 @@ a later copy from another outlet, or an edit under the same key, becomes an ``al
 ("also reported by") for each destination the cluster already alerted, never a second
 top-level alert. A copy of a cluster that has not alerted anywhere is matched like a new story.
 
-Idempotence: a story is marked seen in the same transaction that queues its alerts, and the
-feed's validators (ETag, Last-Modified, body hash) advance only after that commit, so a crash
-anywhere here costs at most one repeated poll, never a lost or doubled alert.
+Idempotence: a story is marked seen in the same transaction that queues its alerts and
+advances the feed's validators (ETag, Last-Modified, body hash), so a crash anywhere here
+costs at most one repeated poll, never a lost or doubled alert.
 """
 
 from __future__ import annotations
@@ -162,17 +162,18 @@ class FeedPoller:
             else replace(s, key=s.key or dedup.story_key(s), tags=feed.tags)
             for s in parsed.stories
         ]
-        with self.store.transaction():  # clusters, seen stories and alerts: all or none
+        # clusters, seen stories, alerts and the feed's validators: all or none, one commit
+        with self.store.transaction():
             fresh, edited = self.store.triage(stories)
             alerts, assessments, follow_ups = self._detect(fresh, edited, now)
             queued = self.store.commit_stories(fresh, alerts, now, edited=edited)
-        return self._record_success(
-            feed, state, result, now,
-            parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
-            interval_s=self._interval_s(feed, state, stories),
-            new_stories=len(fresh), queued=queued, assessments=assessments,
-            parse_s=parse_s, follow_ups=follow_ups,
-        )  # fmt: skip
+            return self._record_success(
+                feed, state, result, now,
+                parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
+                interval_s=self._interval_s(feed, state, stories),
+                new_stories=len(fresh), queued=queued, assessments=assessments,
+                parse_s=parse_s, follow_ups=follow_ups,
+            )  # fmt: skip
 
     # --- detection stages ---------------------------------------------------------------------
 

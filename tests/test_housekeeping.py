@@ -37,10 +37,10 @@ async def test_housekeeping_prunes_only_what_is_past_retention(tmp_path: Path) -
                 app.clusters.assign(story, now=seen)
             app.store.commit_stories([replace(story)], [], seen)
         assert app.store.story_count() == 35
-        removed = app.housekeep()
+        removed = await app.housekeep()
         assert removed == {"stories": 30, "clusters": 30}
         assert app.store.story_count() == 5
         assert app.clusters.counts()["stories"] == 5
-        assert app.housekeep() == {"stories": 0, "clusters": 0}
+        assert await app.housekeep() == {"stories": 0, "clusters": 0}
     finally:
         await app.aclose()

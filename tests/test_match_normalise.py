@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import pytest
 
 from monitor.match.normalise import (
     _MARKUP,
+    _UNICODE_PUNCTUATION,
     NormText,
     _strip_markup,
     char_after,
@@ -127,6 +129,53 @@ def test_rare_punctuation_in_non_latin_text_folds_to_a_space(a: str, b: str) -> 
 
 def test_non_latin_text_without_punctuation_is_only_case_folded() -> None:
     assert unfold(fold("ПОСТАВКИ Снарядов 북한")) == "поставки снарядов 북한"
+
+
+def test_hangul_syllables_need_no_case_or_nfkc_folding() -> None:
+    # The Korean fast path skips casefold and the NFKC check for text whose non-ASCII
+    # characters all sit in U+AC00-U+D7FF (what follows is surrogates, never in encoded text);
+    # this is what makes that exact.
+    for code in range(0xAC00, 0xD800):
+        char = chr(code)
+        assert char.casefold() == char
+        assert unicodedata.is_normalized("NFKC", char)
+
+
+def test_lowering_into_basic_cyrillic_is_the_whole_fold() -> None:
+    # The Russian fast path lowers the text and keeps the result when every character is then
+    # ASCII or U+0400-U+047F. Exact if, for every character that lowers into that set, lowering
+    # gives what NFKC and casefold give; checked here for all of Unicode.
+    for code in [*range(0xD800), *range(0xE000, 0x110000)]:
+        char = chr(code)
+        lowered = char.lower()
+        if all(ord(c) < 0x80 or 0x0400 <= ord(c) < 0x0480 for c in lowered):
+            assert lowered == unicodedata.normalize("NFKC", char).casefold(), hex(code)
+
+
+def _general_fold(text: str) -> str:
+    """The definition the fast paths must agree with: NFKC, casefold, punctuation, ASCII."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub("[" + re.escape(_UNICODE_PUNCTUATION) + "]", " ", folded)
+    return "".join(c if c.isalnum() or not c.isascii() else " " for c in folded)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "북한이 러시아에 포탄을 보냈다",  # Hangul only: fast path
+        "김정은 Putin 2024, ‘친선’",  # Hangul, ASCII and common quotes
+        "\ud7a3\ud7b0 \uac00 끝",  # the last syllable, a jamo of the extended block
+        "ＫＣＮＡ 북한",  # full width with Hangul: general path
+        "ㄱ 북한",  # a compatibility jamo (NFKC changes it): general path
+        "ПУТИН и Ким Чен Ын, ЁЖ Ѐ Ѳ",  # basic Cyrillic: fast path
+        "Kelvin \u212a, ПУТИН",  # the one outside character that lowers into the fast path
+        "Путин\u3001Ким ꙮ",  # ideographic comma and a Cyrillic extended letter: general path
+        "Путин и 김정은",  # both scripts: general path
+        "Straße Путин",  # a length-changing fold: general path
+    ],
+)
+def test_every_path_folds_as_the_general_definition(raw: str) -> None:
+    assert unfold(normalise(raw).text) == _general_fold(raw)
 
 
 def _reference_offsets(text: str) -> tuple[str, list[int], list[int]]:

@@ -2,8 +2,9 @@
 
 For ``Pack.match``: ``Gazetteer.scan(field, text)`` folds the text once (``normalise``), runs one
 multi-pattern pass over its UTF-8 bytes (ahocorasick_rs, overlapping matches included: about
-three times faster than pyahocorasick on a 20,000-key watchlist) and keeps a match only where
-its script allows a word to end:
+three times faster than pyahocorasick on a 20,000-key watchlist; for a big watchlist, with an
+automaton of only the keys the text's scripts can hold) and keeps a match only where its script
+allows a word to end:
 
 - Latin and digits: whole words (``Kim`` never matches inside ``Kimberley``); an entry ending
   in ``*`` may continue (``suppl*``);
@@ -23,16 +24,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import ahocorasick_rs
 
 from monitor.match import morph
 from monitor.match.normalise import (
+    ASCII_TEXT,
     CYRILLIC,
+    CYRILLIC_TEXT,
     HANGUL,
+    HANGUL_TEXT,
     LATIN,
+    MIXED,
     NormText,
     char_after,
     char_before,
@@ -140,16 +145,23 @@ class Gazetteer:
         for term_list in term_lists:
             for term in term_list.terms:
                 self._add(term, _template("term", term_list.id, term_list.label, None, None))
-        # Key i of an automaton means ``meanings[i]``. Text whose view is ASCII (most English
-        # stories) can only hold ASCII keys, so it gets an automaton of those alone: a fraction
-        # of the keys, small enough to be a DFA at any watchlist size we expect.
+        # Key i of an automaton means ``meanings[i]``. A text can only hold the keys made of
+        # characters it has: an English story (ASCII once folded) only ASCII keys, a Korean one
+        # (ASCII and Hangul syllables) only those. So each kind of text gets an automaton of
+        # the keys that can occur in it: a fraction of a big watchlist, and small enough to be
+        # a DFA, which scans faster than the NFA that all the keys need.
         keys = list(self._keys)
-        ascii_keys = [key for key in keys if key.isascii()]
-        self._all = _Scanner(keys, [tuple(self._keys[key]) for key in keys])
-        self._ascii = self._all
-        if len(ascii_keys) < len(keys) and len(keys) > _DFA_MAX_KEYS:
-            self._ascii = _Scanner(ascii_keys, [tuple(self._keys[key]) for key in ascii_keys])
+        self._all = self._scanner(keys, _DFA_MAX_KEYS)
+        self._scanners = dict.fromkeys((ASCII_TEXT, HANGUL_TEXT, CYRILLIC_TEXT, MIXED), self._all)
+        if len(keys) > _DFA_MAX_KEYS:
+            for script, dfa_max in _SCRIPT_DFA_MAX_KEYS.items():
+                subset = [key for key in keys if _fits(key, script)]
+                if len(subset) < len(keys):
+                    self._scanners[script] = self._scanner(subset, dfa_max)
         self.key_count = len(self._keys)
+
+    def _scanner(self, keys: list[str], dfa_max: int) -> _Scanner:
+        return _Scanner(keys, [tuple(self._keys[key]) for key in keys], dfa=len(keys) <= dfa_max)
 
     @staticmethod
     def _entity_pattern(entity: Entity, *, weak: bool) -> _Pattern:
@@ -176,7 +188,7 @@ class Gazetteer:
         if not raw or not self._keys:
             return []
         norm = normalise(raw)
-        scanner = self._ascii if norm.data.isascii() else self._all
+        scanner = self._scanners[norm.script]
         found = scanner.automaton.find_matches_as_indexes(norm.data, overlapping=True)
         if not found:
             return []
@@ -194,25 +206,32 @@ class Gazetteer:
 
 
 # A DFA scans 1.3-1.7x faster than a contiguous NFA but holds ~7 KB per key when the keys mix
-# scripts (4.6 MB for the bundled pack's ~1,100 keys, 114 MB for 21,000) and ~2 KB per key
-# when they are all ASCII (8 MB for 3,900); the NFA holds a few MB at any size.
+# scripts (4.6 MB for the bundled pack's ~1,100 keys, 114 MB for 21,000), ~3.5 KB per key of
+# ASCII and Hangul and ~2 KB per ASCII key; the NFA holds a few MB at any size.
 _DFA_MAX_KEYS = 2000
-_DFA_MAX_ASCII_KEYS = 10_000
+_SCRIPT_DFA_MAX_KEYS = {ASCII_TEXT: 10_000, HANGUL_TEXT: 2_000, CYRILLIC_TEXT: 2_000}
+
+
+def _fits(key: str, script: str) -> bool:
+    """Whether every character of ``key`` (a byte view) can occur in text of ``script``."""
+    if script == ASCII_TEXT or key.isascii():
+        return key.isascii()
+    chars = unfold(key)
+    if script == HANGUL_TEXT:
+        return all(char.isascii() or "\uac00" <= char < "\ud800" for char in chars)
+    return all(char.isascii() or "\u0400" <= char < "\u0480" for char in chars)
 
 
 class _Scanner:
     """One automaton over keys' UTF-8 bytes (a key is a byte view, see ``normalise``)."""
 
-    def __init__(self, keys: list[str], meanings: list[tuple[_Pattern, ...]]) -> None:
+    def __init__(self, keys: list[str], meanings: list[tuple[_Pattern, ...]], *, dfa: bool) -> None:
         self.meanings = meanings
-        small = len(keys) <= (
-            _DFA_MAX_ASCII_KEYS if all(key.isascii() for key in keys) else _DFA_MAX_KEYS
-        )
         self.automaton = ahocorasick_rs.BytesAhoCorasick(
             [key.encode("latin-1") for key in keys],
             implementation=(
                 ahocorasick_rs.Implementation.DFA
-                if small
+                if dfa
                 else ahocorasick_rs.Implementation.ContiguousNFA
             ),
         )
@@ -317,36 +336,25 @@ _RU_ENDINGS = frozenset(map(_view, morph.RU_ENDINGS))
 
 def _hit(pattern: _Pattern, field: Field, norm: NormText, start: int, end: int) -> Hit:
     orig_start, orig_end = norm.span(start, end)
-    hit = _new_hit(Hit)
-    _set_kind(hit, pattern.kind)
-    _set_ref(hit, pattern.ref)
-    _set_text(hit, norm.original[orig_start:orig_end])
-    _set_field(hit, field)
-    _set_start(hit, orig_start)
-    _set_end(hit, orig_end)
-    _set_side(hit, pattern.side)
-    _set_entity_type(hit, pattern.entity_type)
-    _set_weak(hit, pattern.weak)
-    _set_label(hit, pattern.label)
-    return hit
+    return _new_tuple(
+        Hit,
+        (
+            pattern.kind, pattern.ref, norm.original[orig_start:orig_end], field,
+            orig_start, orig_end, pattern.side, pattern.entity_type, pattern.weak, pattern.label,
+        ),
+    )  # fmt: skip
 
 
 def _hit_order(hit: Hit) -> tuple[int, int]:
     return hit.start, -hit.end
 
 
-# ``Hit`` is a frozen, slotted dataclass: its generated ``__init__`` sets every field through
-# ``object.__setattr__``, which made building hits a fifth of the cost of a scan. ``_hit`` fills
-# the slots through their descriptors instead (twice as fast, same object). The check below
-# fails at import if ``Hit`` gains, loses or reorders a field, so ``_hit`` cannot fall behind.
+# ``Hit`` is a named tuple: ``_hit`` builds it with ``tuple.__new__`` (no keyword handling),
+# so the check below fails at import if ``Hit`` gains, loses or reorders a field.
 _HIT_FIELDS = (
     *("kind", "ref", "text", "field", "start", "end"),
     *("side", "entity_type", "weak", "label"),
 )
-if tuple(f.name for f in fields(Hit)) != _HIT_FIELDS:  # pragma: no cover - a models.py change
+if Hit._fields != _HIT_FIELDS:  # pragma: no cover - a models.py change
     raise ImportError("monitor.models.Hit changed: update gazetteer._hit and _HIT_FIELDS")
-_new_hit = object.__new__
-(
-    _set_kind, _set_ref, _set_text, _set_field, _set_start, _set_end,
-    _set_side, _set_entity_type, _set_weak, _set_label,
-) = (getattr(Hit, name).__set__ for name in _HIT_FIELDS)  # fmt: skip
+_new_tuple = tuple.__new__

@@ -28,9 +28,14 @@ folded the same way (``fold``), so they line up; ``char_before`` / ``char_after`
 characters around a match for the per-script boundary checks, and ``span`` counts characters
 only for the hits (no offset table is built for a story without markup or length changes).
 
-Cost per ~1.5 KB story: ASCII text (typographic quotes included) is one ``bytes.translate``;
-Korean or Russian text pays ``casefold``, an NFKC check and the encoding, and the punctuation
-regex only when a byte that can start such a character is present.
+Cost per ~1.5 KB story: ASCII text (typographic quotes included) is one ``bytes.translate``.
+Two more fast paths cover most Korean and Russian text: ASCII plus Hangul syllables needs no
+case or NFKC folding at all, and ASCII plus basic Cyrillic (U+0400-U+047F) only ``lower``; each
+is taken after a check over the encoded bytes, and the tests prove for every character of those
+ranges that it gives what the general path gives. Anything else pays ``casefold``, an NFKC
+check and the encoding, and the punctuation regex only when a byte that can start such a
+character is present. ``NormText.script`` says which kind of text it was, so the gazetteer can
+scan it with only the keys that can occur in it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,16 @@ _UNICODE_PUNCTUATION_RE = re.compile("[" + re.escape(_UNICODE_PUNCTUATION) + "]"
 _NOT_PUNCTUATION_LEADS = bytes(
     b for b in range(256) if b not in {char.encode("utf-8")[0] for char in _UNICODE_PUNCTUATION}
 )
+# For the two fast paths of ``normalise``: every byte of a text that is ASCII plus Hangul
+# syllables (lead bytes EA-ED; an EA lead followed by 80-AF starts U+A000-U+ABFF, which is not
+# Hangul), and of one that is ASCII plus basic Cyrillic U+0400-U+047F (lead bytes D0-D1).
+# tests/test_match_normalise.py checks, for every character of those ranges, what the fast
+# paths rely on.
+_CONTINUATION_OR_ASCII = bytes(range(0xC0))
+_ASCII_OR_HANGUL = _CONTINUATION_OR_ASCII + b"\xea\xeb\xec\xed"
+_NOT_HANGUL_SYLLABLE = re.compile(b"\xea[\x80-\xaf]")
+_ASCII_OR_CYRILLIC = _CONTINUATION_OR_ASCII + b"\xd0\xd1"
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 _ASCII_FOLD = bytes(
     (b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() else 32) if b < 128 else b
     for b in range(256)
@@ -82,6 +97,10 @@ def unfold(view: str) -> str:
     return view.encode("latin-1").decode("utf-8", "replace")
 
 
+# What a folded text holds (``NormText.script``).
+ASCII_TEXT, HANGUL_TEXT, CYRILLIC_TEXT, MIXED = "ascii", "hangul", "cyrillic", "mixed"
+
+
 @dataclass(slots=True)
 class NormText:
     """Folded text (as a byte view) plus what it takes to map it back to the original."""
@@ -99,6 +118,10 @@ class NormText:
     # order, so each one costs a count over the bytes since the previous one, not from 0.
     cursor: tuple[int, int] = (0, 0)
     markup: MarkupMap | None = None
+    # Which characters the text holds once folded (``ASCII``, ``HANGUL``: ASCII and Hangul
+    # syllables, ``CYRILLIC``: ASCII and U+0400-U+047F, ``MIXED``: anything), so the gazetteer
+    # can scan it with the keys that can occur in it.
+    script: str = ASCII_TEXT
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of the folded span ``text[start:end]``."""
@@ -141,6 +164,7 @@ def normalise(text: str) -> NormText:
     ends: list[int] | None = None
     markup: MarkupMap | None = None
     plain = text
+    folded: str | None = None
     if ("<" in text or "&" in text) and _MARKUP.search(text):
         plain, markup = _strip_markup(text)
     if not plain.isascii():
@@ -150,18 +174,40 @@ def normalise(text: str) -> NormText:
     if plain.isascii():
         data = plain.encode("ascii").translate(_ASCII_FOLD)
         return NormText(text, data.decode("ascii"), True, None, None, data, markup=markup)
-    folded = plain.casefold()
-    if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
-        if markup is not None:
-            starts, ends, markup = *markup.arrays(), None
-        folded, starts, ends = _fold_slowly(plain, starts, ends)
-    data = folded.encode("utf-8")
-    if data.translate(None, _NOT_PUNCTUATION_LEADS):  # cheaper than a regex pass that finds none
-        folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
+    script = MIXED
+    first = _NON_ASCII.search(plain)
+    if first is not None and "\u0400" <= first.group() < "\u0480":
+        # Probably Russian: if every character is ASCII or basic Cyrillic (U+0400-U+047F) once
+        # lowered, ``lower`` is the whole case and NFKC fold and there is no punctuation left.
+        folded = plain.lower()
         data = folded.encode("utf-8")
+        if data.translate(None, _ASCII_OR_CYRILLIC) or len(folded) != len(plain):
+            folded = None
+        else:
+            script = CYRILLIC_TEXT
+    else:
+        data = plain.encode("utf-8")
+        if not data.translate(None, _ASCII_OR_HANGUL) and not _NOT_HANGUL_SYLLABLE.search(data):
+            # ASCII and Hangul syllables (most Korean text): uncased and NFKC already.
+            folded = plain
+            script = HANGUL_TEXT
+    if folded is None:
+        folded = plain.casefold()
+        if len(folded) != len(plain) or not unicodedata.is_normalized("NFKC", plain):
+            if markup is not None:
+                starts, ends, markup = *markup.arrays(), None
+            folded, starts, ends = _fold_slowly(plain, starts, ends)
+        data = folded.encode("utf-8")
+        if data.translate(None, _NOT_PUNCTUATION_LEADS):  # cheaper than a regex that finds none
+            folded = _UNICODE_PUNCTUATION_RE.sub(" ", folded)
+            data = folded.encode("utf-8")
+        if data.isascii():
+            script = ASCII_TEXT
     data = data.translate(_ASCII_FOLD)
     view = data.decode("latin-1")
-    return NormText(text, view, len(view) == len(folded), starts, ends, data, markup=markup)
+    return NormText(
+        text, view, len(view) == len(folded), starts, ends, data, markup=markup, script=script
+    )
 
 
 _CONTINUATION = bytes(range(0x80, 0xC0))

@@ -147,16 +147,16 @@ class Gazetteer:
                 self._add(term, _template("term", term_list.id, term_list.label, None, None))
         # Key i of an automaton means ``meanings[i]``. A text can only hold the keys made of
         # characters it has: an English story (ASCII once folded) only ASCII keys, a Korean one
-        # (ASCII and Hangul syllables) only those. So each kind of text gets an automaton of
-        # the keys that can occur in it: a fraction of a big watchlist, and small enough to be
-        # a DFA, which scans faster than the NFA that all the keys need.
+        # (ASCII and Hangul syllables) only those. When all the keys are too many for a DFA,
+        # each kind of text whose keys are few enough gets a DFA of those (faster than the NFA;
+        # an NFA over a subset would scan no faster than the NFA over all keys).
         keys = list(self._keys)
         self._all = self._scanner(keys, _DFA_MAX_KEYS)
         self._scanners = dict.fromkeys((ASCII_TEXT, HANGUL_TEXT, CYRILLIC_TEXT, MIXED), self._all)
         if len(keys) > _DFA_MAX_KEYS:
             for script, dfa_max in _SCRIPT_DFA_MAX_KEYS.items():
                 subset = [key for key in keys if _fits(key, script)]
-                if len(subset) < len(keys):
+                if len(subset) < len(keys) and len(subset) <= dfa_max:
                     self._scanners[script] = self._scanner(subset, dfa_max)
         self.key_count = len(self._keys)
 

@@ -63,15 +63,15 @@ _UNICODE_PUNCTUATION_RE = re.compile("[" + re.escape(_UNICODE_PUNCTUATION) + "]"
 _NOT_PUNCTUATION_LEADS = bytes(
     b for b in range(256) if b not in {char.encode("utf-8")[0] for char in _UNICODE_PUNCTUATION}
 )
-# For the two fast paths of ``normalise``: every byte of a text that is ASCII plus Hangul
-# syllables (lead bytes EA-ED; an EA lead followed by 80-AF starts U+A000-U+ABFF, which is not
-# Hangul), and of one that is ASCII plus basic Cyrillic U+0400-U+047F (lead bytes D0-D1).
-# tests/test_match_normalise.py checks, for every character of those ranges, what the fast
-# paths rely on.
-_CONTINUATION_OR_ASCII = bytes(range(0xC0))
-_ASCII_OR_HANGUL = _CONTINUATION_OR_ASCII + b"\xea\xeb\xec\xed"
+# For the two fast paths of ``normalise``: the lead bytes that text of ASCII plus Hangul
+# syllables cannot hold (it has only EA-ED; an EA lead followed by 80-AF starts U+A000-U+ABFF,
+# which is not Hangul), and those that text of ASCII plus basic Cyrillic U+0400-U+047F cannot
+# hold (it has only D0-D1). tests/test_match_normalise.py checks, for every character of those
+# ranges, what the fast paths rely on.
+_LEADS = range(0xC0, 0x100)
+_NOT_HANGUL_LEADS = bytes(b for b in _LEADS if b not in b"\xea\xeb\xec\xed")
 _NOT_HANGUL_SYLLABLE = re.compile(b"\xea[\x80-\xaf]")
-_ASCII_OR_CYRILLIC = _CONTINUATION_OR_ASCII + b"\xd0\xd1"
+_NOT_CYRILLIC_LEADS = bytes(b for b in _LEADS if b not in b"\xd0\xd1")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _ASCII_FOLD = bytes(
     (b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() else 32) if b < 128 else b
@@ -179,15 +179,18 @@ def normalise(text: str) -> NormText:
     if first is not None and "\u0400" <= first.group() < "\u0480":
         # Probably Russian: if every character is ASCII or basic Cyrillic (U+0400-U+047F) once
         # lowered, ``lower`` is the whole case and NFKC fold and there is no punctuation left.
+        # The ASCII fold deletes any other lead byte, so an unchanged length is the check.
         folded = plain.lower()
         data = folded.encode("utf-8")
-        if data.translate(None, _ASCII_OR_CYRILLIC) or len(folded) != len(plain):
-            folded = None
-        else:
+        view_data = data.translate(_ASCII_FOLD, _NOT_CYRILLIC_LEADS)
+        if len(view_data) == len(data) and len(folded) == len(plain):
             script = CYRILLIC_TEXT
+        else:
+            folded = None
     else:
         data = plain.encode("utf-8")
-        if not data.translate(None, _ASCII_OR_HANGUL) and not _NOT_HANGUL_SYLLABLE.search(data):
+        view_data = data.translate(_ASCII_FOLD, _NOT_HANGUL_LEADS)
+        if len(view_data) == len(data) and not _NOT_HANGUL_SYLLABLE.search(data):
             # ASCII and Hangul syllables (most Korean text): uncased and NFKC already.
             folded = plain
             script = HANGUL_TEXT
@@ -203,7 +206,8 @@ def normalise(text: str) -> NormText:
             data = folded.encode("utf-8")
         if data.isascii():
             script = ASCII_TEXT
-    data = data.translate(_ASCII_FOLD)
+        view_data = data.translate(_ASCII_FOLD)
+    data = view_data
     view = data.decode("latin-1")
     return NormText(
         text, view, len(view) == len(folded), starts, ends, data, markup=markup, script=script

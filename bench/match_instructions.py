@@ -1,0 +1,100 @@
+"""Instructions per story for ``pack.match``, counted by valgrind: a figure the host cannot move.
+
+For whoever changes ``monitor.match`` on a shared machine, where ``bench_match.py``'s rates move
+by ±30 % between runs of the same code. This runs the same workload (``bench_match``'s stories
+and generated watchlist) under ``valgrind --tool=callgrind`` twice per language, once without
+and once with ``--passes`` passes over the stories after one warm-up pass, and divides the
+difference by the stories matched: what one story costs in machine instructions, setup
+excluded. Needs valgrind (``apt install valgrind``); about six minutes on two cores.
+
+    .venv/bin/python bench/match_instructions.py
+    .venv/bin/python bench/match_instructions.py --pack default --langs en
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+LANGS = {"all": lambda i: True, "en": lambda i: i % 5 < 3, "ko": lambda i: i % 5 == 3}
+LANGS["ru"] = lambda i: i % 5 == 4
+
+
+def child(pack_name: str, lang: str, passes: int, aliases: int, count: int) -> None:
+    """The measured process: build the pack, warm up, then ``passes`` passes."""
+    import bench_match
+
+    from monitor.match import compile_pack
+
+    rnd = random.Random(7)
+    names = bench_match.generated_aliases(aliases, rnd)
+    sample = bench_match.stories(count, names, rnd)
+    items = [story for i, story in enumerate(sample) if LANGS[lang](i)]
+    if pack_name == "generated":
+        pack = bench_match.generated_pack(names, with_default=False)
+    else:
+        sources = bench_match.load_sources
+        pack = compile_pack(watchlists=sources("watchlists"), rules=sources("rules"))
+    for story in items:
+        pack.match(story)
+    for _ in range(passes):
+        for story in items:
+            pack.match(story)
+    print(f"stories={len(items)}")
+
+
+def instructions(args: argparse.Namespace, lang: str, passes: int) -> tuple[int, int]:
+    """(instructions collected, stories per pass) of one child run under callgrind."""
+    command = [
+        *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
+        *(sys.executable, __file__, "--child", args.pack, lang, str(passes)),
+        *(str(args.aliases), str(args.stories)),
+    ]
+    # A fixed hash seed, so dict and set layouts (and the instructions they cost) repeat.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    stories = re.search(r"stories=(\d+)", done.stdout)
+    if collected is None or stories is None:
+        raise SystemExit(f"could not read callgrind's count:\n{done.stderr[-2000:]}")
+    return int(collected.group(1)), int(stories.group(1))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        pack_name, lang, passes, aliases, count = sys.argv[2:7]
+        child(pack_name, lang, int(passes), int(aliases), int(count))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pack", choices=("generated", "default"), default="generated")
+    parser.add_argument("--aliases", type=int, default=10_000)
+    parser.add_argument("--stories", type=int, default=300)
+    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--langs", nargs="+", choices=list(LANGS), default=list(LANGS))
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("match_instructions: valgrind is not installed (apt install valgrind)")
+    jobs = [(lang, passes) for lang in args.langs for passes in (0, args.passes)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: instructions(args, *job), jobs), strict=True))
+    pack = f"{args.aliases:,} generated aliases" if args.pack == "generated" else "bundled pack"
+    print(f"pack.match, {pack}, {args.passes} passes after a warm-up (callgrind):")
+    for lang in args.langs:
+        (base, stories), (measured, _) = counts[lang, 0], counts[lang, args.passes]
+        per_story = (measured - base) / (stories * args.passes)
+        print(f"  {lang:<4}{per_story:>12,.0f} instructions per story ({stories} stories)")
+
+
+if __name__ == "__main__":
+    main()

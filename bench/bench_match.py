@@ -117,7 +117,8 @@ def stories(
     """Synthetic stories of about ``size`` UTF-8 bytes, 60% English, 20% Korean, 20% Russian.
 
     About 1% of the words are watchlist names in the story's own script; some words carry
-    punctuation, typographic apostrophes and quotes, as news text does.
+    punctuation, typographic apostrophes and quotes, as news text does. Each story's tags hold
+    its language.
     """
     by_script = {
         "en": [a for a in aliases if a.isascii()],
@@ -146,6 +147,7 @@ def stories(
                 url=None,
                 fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
                 key=str(i),
+                tags=(lang,),
             )
         )
     return out

@@ -154,8 +154,15 @@ class Gazetteer:
         self._all = self._scanner(keys, _DFA_MAX_KEYS)
         self._scanners = dict.fromkeys((ASCII_TEXT, HANGUL_TEXT, CYRILLIC_TEXT, MIXED), self._all)
         if len(keys) > _DFA_MAX_KEYS:
+            # A key can occur only in text that holds its characters; ``normalise`` sorts keys
+            # as it sorts text, so an ASCII key fits any text and a Hangul one Korean text.
+            held = [normalise(unfold(key)).script for key in keys]
             for script, dfa_max in _SCRIPT_DFA_MAX_KEYS.items():
-                subset = [key for key in keys if _fits(key, script)]
+                subset = [
+                    key
+                    for key, kind in zip(keys, held, strict=True)
+                    if kind in (ASCII_TEXT, script)
+                ]
                 if len(subset) < len(keys) and len(subset) <= dfa_max:
                     self._scanners[script] = self._scanner(subset, dfa_max)
         self.key_count = len(self._keys)
@@ -210,16 +217,6 @@ class Gazetteer:
 # ASCII and Hangul and ~2 KB per ASCII key; the NFA holds a few MB at any size.
 _DFA_MAX_KEYS = 2000
 _SCRIPT_DFA_MAX_KEYS = {ASCII_TEXT: 10_000, HANGUL_TEXT: 2_000, CYRILLIC_TEXT: 2_000}
-
-
-def _fits(key: str, script: str) -> bool:
-    """Whether every character of ``key`` (a byte view) can occur in text of ``script``."""
-    if script == ASCII_TEXT or key.isascii():
-        return key.isascii()
-    chars = unfold(key)
-    if script == HANGUL_TEXT:
-        return all(char.isascii() or "\uac00" <= char < "\ud800" for char in chars)
-    return all(char.isascii() or "\u0400" <= char < "\u0480" for char in chars)
 
 
 class _Scanner:

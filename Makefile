@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck hadolint unit bench clean
+.PHONY: run test lint typecheck importlint hadolint unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy monitor
 
+importlint: $(STAMP)
+	$(BIN)/lint-imports
+
 hadolint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
-test: lint typecheck hadolint unit
+test: lint typecheck importlint hadolint unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

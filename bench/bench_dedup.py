@@ -1,6 +1,6 @@
 """Benchmarks for story dedup: clustering quality on labeled pairs, lookup speed at scale.
 
-For whoever tunes ``monitor.dedup`` / ``monitor.cluster_index``. Two parts, both printed:
+For whoever tunes ``monitor.detect.dedup`` / ``monitor.state.clusters``. Two parts, both printed:
 
 1. **Quality** (``--pairs``): the labeled pairs of ``bench/pairs`` (real 2022 feed items, see
    ``make_pairs.py``). Pair precision and recall of the signature alone over a range of
@@ -44,9 +44,9 @@ import structlog
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from monitor import dedup  # noqa: E402
-from monitor.cluster_index import ClusterIndex, ensure_schema, new_cluster_id  # noqa: E402
+from monitor.detect import dedup  # noqa: E402
 from monitor.models import Story  # noqa: E402
+from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id  # noqa: E402
 
 DEFAULT_PAIRS = HERE / "pairs" / "pairs-2022.jsonl"
 THRESHOLDS = (0.7, 0.75, 0.78, 0.8, 0.82, 0.84, 0.85, 0.86, 0.88, 0.9, 0.95)

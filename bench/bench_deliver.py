@@ -33,10 +33,10 @@ import httpx  # noqa: E402
 import structlog  # noqa: E402
 
 from monitor.clock import SystemClock  # noqa: E402
-from monitor.deliver import DeliveryWorker  # noqa: E402
+from monitor.deliver.notifiers import WebhookNotifier  # noqa: E402
+from monitor.deliver.worker import DeliveryWorker  # noqa: E402
 from monitor.models import Alert, DestinationSpec  # noqa: E402
-from monitor.notifiers import WebhookNotifier  # noqa: E402
-from monitor.store import SqliteStore  # noqa: E402
+from monitor.state.sqlite import SqliteStore  # noqa: E402
 from tests.fixtures.delivery.samples import alert, story  # noqa: E402
 from tests.servers.webhook_receiver import TEST_SECRETS, WebhookReceiver  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: normalise + match throughput of the detection pack, beside a ``re`` baseline.
 
-For whoever changes ``monitor.match``. Measures, on one core, stories per second for
+For whoever changes ``monitor.detect.match``. Measures, on one core, stories per second for
 ``pack.match(story)`` (folding + one Aho-Corasick pass + boundary checks) with:
 
 1. the bundled pack (config/watchlists + config/rules);
@@ -43,9 +43,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.assess import assess  # noqa: E402
-from monitor.match import Pack, compile_pack  # noqa: E402
-from monitor.match.normalise import normalise  # noqa: E402
+from monitor.detect.assess import assess  # noqa: E402
+from monitor.detect.match import Pack, compile_pack  # noqa: E402
+from monitor.detect.match.normalise import normalise  # noqa: E402
 from monitor.models import Story  # noqa: E402
 
 

@@ -143,13 +143,13 @@ async def _pipeline(ports: list[int], feeds: int, workers: int) -> dict[str, Any
     import tempfile
 
     from monitor.clock import SystemClock
-    from monitor.cluster_index import ClusterIndex, ensure_schema
-    from monitor.config import load_config
-    from monitor.fetch import FeedFetcher, build_client
+    from monitor.detect.fetch import FeedFetcher, build_client
+    from monitor.detect.parse_pool import ProcessParser
+    from monitor.detect.poller import FeedPoller
     from monitor.models import DestinationSpec, FeedSpec, Severity
-    from monitor.parse_pool import ProcessParser
-    from monitor.pipeline import FeedPoller
-    from monitor.store import SqliteStore
+    from monitor.service.config import load_config
+    from monitor.state.clusters import ClusterIndex, ensure_schema
+    from monitor.state.sqlite import SqliteStore
 
     settings = load_config(Path(__file__).resolve().parent.parent / "config" / "monitor.yaml")
     specs = [FeedSpec(f"f{n}", feed_url(ports, n)) for n in range(feeds)]
@@ -200,12 +200,12 @@ async def _ours(ports: list[int], feeds: int, share_304: float, workers: int) ->
     from dataclasses import replace
     from datetime import UTC, datetime
 
-    from monitor import dedup
     from monitor.clock import SystemClock
-    from monitor.fetch import FeedFetcher, build_client
+    from monitor.detect import dedup
+    from monitor.detect.fetch import FeedFetcher, build_client
+    from monitor.detect.parse_pool import ProcessParser
     from monitor.models import FeedSpec, FeedState, FetchResult
-    from monitor.parse_pool import ProcessParser
-    from monitor.store import SqliteStore
+    from monitor.state.sqlite import SqliteStore
 
     match = make_matcher()
     specs = [FeedSpec(f"f{n}", feed_url(ports, n)) for n in range(feeds)]

@@ -1,6 +1,6 @@
 """Instructions per story for ``pack.match``, counted by valgrind: a figure the host cannot move.
 
-For whoever changes ``monitor.match`` on a shared machine, where ``bench_match.py``'s rates move
+For whoever changes ``monitor.detect.match`` on a shared machine, where ``bench_match.py``'s rates
 by ±30 % between runs of the same code. This runs the same workload (``bench_match``'s stories
 and generated watchlist) under ``valgrind --tool=callgrind`` twice per language, once without
 and once with ``--passes`` passes over the stories after one warm-up pass, and divides the
@@ -34,7 +34,7 @@ def child(pack_name: str, lang: str, passes: int, aliases: int, count: int) -> N
     """The measured process: build the pack, warm up, then ``passes`` passes."""
     import bench_match
 
-    from monitor.match import compile_pack
+    from monitor.detect.match import compile_pack
 
     rnd = random.Random(7)
     names = bench_match.generated_aliases(aliases, rnd)

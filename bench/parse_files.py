@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.cli.feeds import _parse_one
-from monitor.parse_pool import ProcessParser
+from monitor.detect.parse_pool import ProcessParser
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "feeds"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from monitor.match import Pack, compile_pack
+from monitor.detect.match import Pack, compile_pack
 from monitor.models import Story
 
 ROOT = Path(__file__).resolve().parent.parent

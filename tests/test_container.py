@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.observability import Redactor
+from monitor.service.observability import Redactor
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

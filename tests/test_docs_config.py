@@ -1,4 +1,4 @@
-"""README.md's configuration reference stays true to the schema in ``monitor/config.py``.
+"""README.md's configuration reference stays true to the schema in ``monitor/service/config.py``.
 
 The pydantic models are walked recursively into dotted key paths (``dedup.retention_days``,
 ``feeds[].adaptive.min_interval_s``, ``destinations[].digest.every_s``: ``[]`` marks an item of a
@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from monitor.config import ConfigModel
+from monitor.service.config import ConfigModel
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Configuration reference"

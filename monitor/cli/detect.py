@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.assess import assess
+from monitor.detect.assess import assess
+from monitor.detect.match import Pack
 from monitor.errors import ConfigError, MonitorError
-from monitor.evaluate import evaluate
-from monitor.explain import format_explanation
-from monitor.match import Pack
 from monitor.models import Severity, Story
+from monitor.tools.evaluate import evaluate
+from monitor.tools.explain import format_explanation
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from monitor import config
+    from monitor.service import config
 
     return config.load_config(config.resolve_config_path(getattr(args, "config", None)))
 
@@ -81,7 +81,7 @@ def _pack(settings: Any) -> Pack:
     pack = getattr(settings, "pack", None)
     if isinstance(pack, Pack):
         return pack
-    from monitor.match import compile_pack
+    from monitor.detect.match import compile_pack
 
     return compile_pack(
         watchlists=list(settings.watchlist_sources),
@@ -259,8 +259,8 @@ class _Progress:
 def cmd_import_list(args: argparse.Namespace) -> int:
     import yaml
 
-    from monitor.importers import import_list
-    from monitor.match import compile_pack
+    from monitor.detect.match import compile_pack
+    from monitor.tools.importers import import_list
 
     try:
         result = import_list(args.format, Path(args.input), regime=args.regime, side=args.side)

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from monitor.clock import SystemClock
+from monitor.detect.fetch import BodyTooLarge, BoundedDecoder
+from monitor.detect.parse_pool import ProcessParser
 from monitor.errors import FetchError, ParseError
-from monitor.fetch import BodyTooLarge, BoundedDecoder
 from monitor.models import FeedSpec, FeedState, FetchResult
-from monitor.observability import configure_logging
-from monitor.parse_pool import ProcessParser
-from monitor.store import SqliteStore
+from monitor.service.observability import configure_logging
+from monitor.state.sqlite import SqliteStore
 
 RATE_WINDOW = timedelta(days=7)
 MAX_FILE_BYTES = 20_000_000
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_feeds(args: argparse.Namespace) -> int:
     # Imported here: the config pulls in the detection pack, which parse-files never needs.
-    from monitor.config import load_config, resolve_config_path
+    from monitor.service.config import load_config, resolve_config_path
 
     settings = load_config(resolve_config_path(args.config))
     now = SystemClock().now()

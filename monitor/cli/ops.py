@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     url = args.url
     if not url:
-        from monitor.config import resolve_config_path  # late: not needed with --url
+        from monitor.service.config import resolve_config_path  # late: not needed with --url
 
         url = default_url(resolve_config_path(args.config))
     ok, detail = probe(url, timeout_s=args.timeout_s)

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.clock import SystemClock
+from monitor.deliver.render import clean, clip, webhook_body
 from monitor.models import OutboxEntry
-from monitor.render import clean, clip, webhook_body
-from monitor.store import SqliteStore
+from monitor.state.sqlite import SqliteStore
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -85,7 +85,7 @@ def open_store(args: argparse.Namespace) -> Iterator[SqliteStore]:
     if args.state:
         path = args.state
     else:  # imported here: loading the config compiles the detection pack, not needed with --state
-        from monitor.config import load_config, resolve_config_path
+        from monitor.service.config import load_config, resolve_config_path
 
         path = load_config(resolve_config_path(args.config)).state_path
     store = SqliteStore(path)

@@ -20,21 +20,21 @@ import httpx
 import structlog
 import yaml
 
-from monitor import config as config_mod
 from monitor.clock import SystemClock
-from monitor.cluster_index import ClusterIndex, ensure_schema
-from monitor.config import Settings, load_config, resolve_config_path
-from monitor.daemon import CycleSummary, Daemon
-from monitor.deliver import DeliveryWorker
-from monitor.delivery_policy import digests_for, rate_limits_for
-from monitor.fetch import FeedFetcher, build_client
-from monitor.metrics import Metrics
-from monitor.notifiers import build_notifier
-from monitor.observability import configure_logging
-from monitor.parse_pool import ProcessParser
-from monitor.pipeline import FeedPoller, PollPolicy
+from monitor.deliver.notifiers import build_notifier
+from monitor.deliver.pacing import digests_for, rate_limits_for
+from monitor.deliver.worker import DeliveryWorker
+from monitor.detect.fetch import FeedFetcher, build_client
+from monitor.detect.parse_pool import ProcessParser
+from monitor.detect.poller import FeedPoller, PollPolicy
 from monitor.ports import Notifier
-from monitor.store import SqliteStore
+from monitor.service import config as config_mod
+from monitor.service.config import Settings, load_config, resolve_config_path
+from monitor.service.daemon import CycleSummary, Daemon
+from monitor.service.metrics import Metrics
+from monitor.service.observability import configure_logging
+from monitor.state.clusters import ClusterIndex, ensure_schema
+from monitor.state.sqlite import SqliteStore
 
 log = structlog.get_logger(__name__)
 
@@ -256,7 +256,7 @@ def _format_summary(summary: CycleSummary) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    from monitor.runtime import Runtime  # the service wiring (probes, reload) lives there
+    from monitor.service.app import Runtime  # the service wiring (probes, reload) lives there
 
     return asyncio.run(
         Runtime(

@@ -1,0 +1,1 @@
+"""Delivery half: one lane per destination, pacing, digests, rendering and notifiers."""

@@ -1,0 +1,1 @@
+"""Detection half: fetch, parse, dedup, match, assess, route; the poller spells out the order."""

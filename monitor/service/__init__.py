@@ -1,0 +1,1 @@
+"""The running service: the application object, the daemon, ops server, metrics, logs, config."""

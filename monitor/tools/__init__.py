@@ -1,0 +1,1 @@
+"""Analyst tools: evaluation, explanation and watchlist importers."""

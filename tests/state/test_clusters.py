@@ -1,0 +1,199 @@
+"""Cross-feed clusters in SQLite (monitor.state.clusters), on a real database in tmp_path."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.detect import dedup
+from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
+from monitor.errors import StoreError
+from monitor.models import Story
+from monitor.state.sqlite import SqliteStore
+from tests.detect.test_dedup import load_fixture, make_story
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    ensure_schema(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def index(conn: sqlite3.Connection) -> ClusterIndex:
+    return ClusterIndex(conn)
+
+
+def keyed(story: Story) -> Story:
+    return replace(story, key=dedup.story_key(story))
+
+
+def wire_and_unrelated() -> tuple[list[Story], Story]:
+    data = load_fixture()
+    return [keyed(make_story(item)) for item in data["wire"]], keyed(make_story(data["unrelated"]))
+
+
+def test_three_outlets_of_one_wire_story_make_one_cluster(index: ClusterIndex) -> None:
+    """Edited title, tracking parameters, different GUIDs, no summary: still one cluster."""
+    copies, unrelated = wire_and_unrelated()
+    first = index.assign(copies[0], now=T0)
+    assert first.is_new_cluster and first.is_new_story and first.similar_to is None
+    later = [
+        index.assign(s, now=T0 + timedelta(minutes=10 * i)) for i, s in enumerate(copies[1:], 1)
+    ]
+    for assignment in later:
+        assert assignment.cluster_id == first.cluster_id
+        assert assignment.is_new_story and not assignment.is_new_cluster
+        assert assignment.is_follow_up
+        assert assignment.similarity >= index.threshold
+    assert later[-1].outlets == ("Example Wire", "Daily News Example", "Aggregator Example")
+    other = index.assign(unrelated, now=T0 + timedelta(minutes=30))
+    assert other.is_new_cluster and other.cluster_id != first.cluster_id
+    assert other.outlets == ("Daily News Example",)
+    assert [m.outlet for m in index.members(first.cluster_id)] == list(later[-1].outlets)
+
+
+def test_cluster_id_is_derived_from_the_first_story(index: ClusterIndex) -> None:
+    copies, _ = wire_and_unrelated()
+    assignment = index.assign(copies[0], now=T0)
+    assert assignment.cluster_id == new_cluster_id(copies[0].key)
+    assert index.cluster_of(copies[0].key) == assignment.cluster_id
+    assert index.cluster_of("url:https://unknown.example/") is None
+
+
+def test_same_key_with_edited_title_is_an_update(index: ClusterIndex) -> None:
+    copies, _ = wire_and_unrelated()
+    first = index.assign(copies[0], now=T0)
+    repeat = index.assign(copies[0], now=T0 + timedelta(minutes=5))
+    assert not repeat.is_new_story and not repeat.is_update and not repeat.is_follow_up
+    edited = replace(copies[0], title=copies[0].title + " (updated)")
+    update = index.assign(edited, now=T0 + timedelta(minutes=9))
+    assert update.cluster_id == first.cluster_id
+    assert update.is_update and not update.is_new_story and update.is_follow_up
+    assert index.members(first.cluster_id)[0].title == edited.title
+    assert index.counts()["stories"] == 1
+
+
+def test_edited_story_is_indexed_under_its_new_text(index: ClusterIndex) -> None:
+    base = keyed(Story("feed-a", "Nothing to see here yet", "https://a.example/1", T0))
+    index.assign(base, now=T0)
+    new_title = "Freighter Angara unloads containers at Dunai port, images show"
+    index.assign(replace(base, title=new_title), now=T0 + timedelta(hours=1))
+    copy = keyed(Story("feed-b", new_title, "https://b.example/9", T0))
+    assert index.assign(copy, now=T0 + timedelta(hours=2)).cluster_id == new_cluster_id(base.key)
+
+
+def test_copy_after_the_window_starts_a_new_cluster(conn: sqlite3.Connection) -> None:
+    index = ClusterIndex(conn, window_s=72 * 3600)
+    copies, _ = wire_and_unrelated()
+    first = index.assign(copies[0], now=T0)
+    late = index.assign(copies[1], now=T0 + timedelta(hours=73))
+    assert late.is_new_cluster and late.cluster_id != first.cluster_id
+    within = index.assign(copies[2], now=T0 + timedelta(hours=74))
+    assert within.cluster_id == late.cluster_id  # the late copy is still fresh
+
+
+def test_threshold_is_configurable(conn: sqlite3.Connection) -> None:
+    strict = ClusterIndex(conn, threshold=1.01)
+    copies, _ = wire_and_unrelated()
+    ids = {strict.assign(s, now=T0).cluster_id for s in copies}
+    assert len(ids) == 3
+
+
+def test_series_of_one_feed_stays_apart(index: ClusterIndex) -> None:
+    first, second = (keyed(make_story(item)) for item in load_fixture()["series"])
+    a = index.assign(first, now=T0)
+    b = index.assign(second, now=T0 + timedelta(days=1))
+    assert a.cluster_id != b.cluster_id and b.is_new_cluster
+
+
+def test_prune_forgets_old_stories_keys_and_clusters(index: ClusterIndex) -> None:
+    copies, unrelated = wire_and_unrelated()
+    old = index.assign(copies[0], now=T0)
+    index.assign(copies[1], now=T0 + timedelta(hours=1))
+    index.assign(unrelated, now=T0 + timedelta(days=20))
+    before = index.counts()
+    assert before["stories"] == 3 and before["clusters"] == 2 and before["keys"] > 0
+    assert index.prune(older_than=T0 + timedelta(days=10)) == 2
+    after = index.counts()
+    assert after["stories"] == 1 and after["clusters"] == 1
+    assert after["keys"] == len(dedup.band_keys(dedup.signature(unrelated)))
+    assert index.members(old.cluster_id) == []
+    assert index.prune(older_than=T0 + timedelta(days=10)) == 0
+
+
+def test_prune_in_batches_takes_the_oldest_first(index: ClusterIndex) -> None:
+    copies, unrelated = wire_and_unrelated()
+    for hours, item in enumerate([*copies, unrelated]):
+        index.assign(item, now=T0 + timedelta(hours=hours))
+    cutoff = T0 + timedelta(days=1)
+    assert index.prune(older_than=cutoff, limit=2) == 2
+    assert index.counts()["clusters"] == 2  # one wire copy left: its cluster stays
+    assert index.prune(older_than=cutoff, limit=1) == 1
+    assert index.counts()["clusters"] == 1
+    assert [m.story_key for m in index.members(index.cluster_of(unrelated.key) or "")] == [
+        unrelated.key
+    ]
+    assert index.prune(older_than=cutoff, limit=3) == 1
+    assert index.prune(older_than=cutoff, limit=3) == 0
+    assert index.counts() == {"stories": 0, "clusters": 0, "keys": 0}
+
+
+def test_peek_answers_like_assign_without_recording(index: ClusterIndex) -> None:
+    copies, unrelated = wire_and_unrelated()
+    first = index.assign(copies[0], now=T0)
+    preview = index.peek(copies[1], now=T0)
+    assert preview.cluster_id == first.cluster_id and preview.is_new_story
+    assert preview.outlets == ("Example Wire", "Daily News Example")
+    assert index.peek(unrelated, now=T0).is_new_cluster
+    assert index.peek(copies[0], now=T0).is_new_story is False
+    assert index.counts()["stories"] == 1
+    assert index.assign(copies[1], now=T0) == preview
+
+
+def test_assign_neither_begins_nor_commits(conn: sqlite3.Connection, index: ClusterIndex) -> None:
+    copies, _ = wire_and_unrelated()
+    conn.execute("BEGIN IMMEDIATE")
+    index.assign(copies[0], now=T0)
+    assert conn.in_transaction
+    conn.execute("ROLLBACK")
+    assert index.counts() == {"stories": 0, "clusters": 0, "keys": 0}
+
+
+def test_works_inside_the_store_transaction(tmp_path: Path) -> None:
+    """The lead's store opens the DB (WAL) and creates our tables; one transaction for both."""
+    store = SqliteStore(tmp_path / "monitor.db", extra_schema=[ensure_schema])
+    index = ClusterIndex(store.conn)
+    copies, _ = wire_and_unrelated()
+    with store.transaction():
+        assignment = index.assign(copies[0], now=T0)
+    with pytest.raises(RuntimeError), store.transaction():
+        index.assign(copies[1], now=T0)
+        raise RuntimeError("crash before commit")
+    assert index.counts()["stories"] == 1
+    assert index.members(assignment.cluster_id)[0].story_key == copies[0].key
+    store.close()
+
+
+def test_database_errors_become_store_errors(conn: sqlite3.Connection) -> None:
+    index = ClusterIndex(conn)
+    conn.close()
+    copies, _ = wire_and_unrelated()
+    with pytest.raises(StoreError, match="dedup index: cannot assign url:"):
+        index.assign(copies[0], now=T0)
+
+
+def test_ensure_schema_is_idempotent(conn: sqlite3.Connection) -> None:
+    ensure_schema(conn)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"dedup_stories", "dedup_keys", "dedup_clusters"} <= tables

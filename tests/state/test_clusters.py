@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from monitor.detect import dedup
-from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
 from monitor.errors import StoreError
 from monitor.models import Story
+from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
 from monitor.state.sqlite import SqliteStore
 from tests.detect.test_dedup import load_fixture, make_story
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.state import sqlite as store_module
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Severity, Story
+from monitor.state import sqlite as store_module
 from monitor.state.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

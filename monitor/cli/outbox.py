@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.clock import SystemClock
-from monitor.deliver.render import clean, clip, webhook_body
+from monitor.deliver.render.text import clean, clip
+from monitor.deliver.render.webhook import webhook_body
 from monitor.models import OutboxEntry
 from monitor.state.sqlite import SqliteStore
 

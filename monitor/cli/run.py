@@ -21,8 +21,9 @@ import structlog
 import yaml
 
 from monitor.clock import SystemClock
+from monitor.deliver.digest import digests_for
 from monitor.deliver.notifiers import build_notifier
-from monitor.deliver.pacing import digests_for, rate_limits_for
+from monitor.deliver.pacing import rate_limits_for
 from monitor.deliver.worker import DeliveryWorker
 from monitor.detect.fetch import FeedFetcher, build_client
 from monitor.detect.parse_pool import ProcessParser

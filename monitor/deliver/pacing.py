@@ -1,24 +1,14 @@
-"""The pure arithmetic of delivery: retry backoff, token buckets and digest periods.
+"""The pure arithmetic of delivery pacing: retry backoff and token buckets.
 
-Pure core (no I/O, no clock: times are arguments). ``deliver.DeliveryWorker`` applies these.
+Pure core (no I/O, no clock: times are arguments). ``deliver.worker`` applies these;
+digest periods live in ``deliver.digest``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from monitor.models import DestinationSpec, Severity
-
-
-@dataclass(frozen=True, slots=True)
-class DigestPolicy:
-    """Batch alerts below ``immediate_from`` into one message every ``every_s`` seconds."""
-
-    every_s: float
-    immediate_from: Severity = Severity.HIGH
+from monitor.models import DestinationSpec
 
 
 def backoff_s(
@@ -51,23 +41,6 @@ class TokenBucket:
         self.tokens -= 1
 
 
-def period_bounds(created_at: datetime, every_s: float) -> tuple[datetime, datetime]:
-    """The digest period holding ``created_at``, aligned to the epoch (hourly = on the hour)."""
-    start = math.floor(created_at.timestamp() / every_s) * every_s
-    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + every_s, UTC)
-
-
-def period_label(start: datetime, end: datetime) -> str:
-    """``2026-03-01 12:00–13:00 UTC`` (the end's date only when it differs)."""
-    day = "" if start.date() == end.date() else f"{end:%Y-%m-%d} "
-    return f"{start:%Y-%m-%d %H:%M}–{day}{end:%H:%M} UTC"
-
-
 def rate_limits_for(destinations: Sequence[DestinationSpec]) -> dict[str, tuple[float, int]]:
     """``DeliveryWorker(rate_limits=...)`` from the configured destinations."""
     return {d.id: (d.rate_per_s, d.burst) for d in destinations if d.rate_per_s}
-
-
-def digests_for(destinations: Sequence[DestinationSpec]) -> dict[str, DigestPolicy]:
-    """``DeliveryWorker(digests=...)`` from the configured destinations (``digest: {every_s}``)."""
-    return {d.id: DigestPolicy(every_s=d.digest_every_s) for d in destinations if d.digest_every_s}

@@ -36,13 +36,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 import structlog
 
-from monitor.deliver.pacing import (
-    DigestPolicy,
-    TokenBucket,
-    backoff_s,
-    period_bounds,
-    period_label,
-)
+from monitor.deliver import digest
+from monitor.deliver.digest import UPDATE_DIGEST_S, DigestPolicy
+from monitor.deliver.pacing import TokenBucket, backoff_s
 from monitor.errors import (
     DeliveryError,
     MonitorError,
@@ -59,9 +55,6 @@ log = structlog.get_logger(__name__)
 
 Result = Literal["sent", "retry", "dead", "deferred"]
 
-# Follow-ups to a destination that cannot thread wait for a digest of this period when the
-# destination has no digest of its own.
-UPDATE_DIGEST_S = 3600.0
 # How long a thread reply waits before looking again for its parent message's thread.
 PARENT_WAIT_S = 30.0
 
@@ -237,14 +230,7 @@ class DeliveryWorker:
             return len(entries)
         policy = self.digests.get(dest)
         folds = bool(getattr(notifier, "folds_updates", False))
-        batched = [
-            e
-            for e in entries
-            if (policy and e.alert.severity < policy.immediate_from)
-            or (folds and e.alert.event == "alert.updated")
-        ]
-        batched_ids = {e.id for e in batched}
-        immediate = [e for e in entries if e.id not in batched_ids]
+        immediate, batched = digest.split(entries, policy, folds_updates=folds)
         changed = 0
         for index, entry in enumerate(immediate):
             if self._stopping():
@@ -489,17 +475,12 @@ class DeliveryWorker:
         push: bool,
     ) -> int:
         """Hold rows until their period ends; then send every finished period's rows at once."""
-        now = self.clock.now()
-        ready: list[OutboxEntry] = []
-        for entry in entries:
-            _, end = period_bounds(entry.created_at, policy.every_s)
-            if end <= now:
-                ready.append(entry)
-            else:  # durable: the row itself says when it is due
-                self.store.mark_retry(
-                    entry.id, f"held for the digest at {_iso(end)}", end, count_attempt=False
-                )
-        held = len(entries) - len(ready)
+        ready, waiting = digest.due(entries, policy.every_s, self.clock.now())
+        for entry, end in waiting:  # durable: the row itself says when it is due
+            self.store.mark_retry(
+                entry.id, f"held for the digest at {_iso(end)}", end, count_attempt=False
+            )
+        held = len(waiting)
         if not ready:
             return held
         dest = notifier.destination_id
@@ -518,13 +499,10 @@ class DeliveryWorker:
             for entry in ready:  # no batching form (webhooks): one request each, at period end
                 await self._attempt(notifier, entry, stats)
             return len(ready)
-        start = period_bounds(min(e.created_at for e in ready), policy.every_s)[0]
-        end = period_bounds(max(e.created_at for e in ready), policy.every_s)[1]
+        label = digest.label_of(ready, policy.every_s)
         started_s = self.monotonic()
         try:
-            await notifier.send_digest(
-                [e.alert for e in ready], period_label=period_label(start, end)
-            )
+            await notifier.send_digest([e.alert for e in ready], period_label=label)
         except PayloadRejected:
             for entry in ready:  # the batch was refused: each alert alone, with its own fallback
                 await self._attempt(notifier, entry, stats)

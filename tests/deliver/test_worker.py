@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor.deliver.digest import period_bounds
 from monitor.deliver.notifiers import ConsoleNotifier, SlackNotifier, WebhookNotifier
-from monitor.deliver.pacing import TokenBucket, period_bounds
+from monitor.deliver.pacing import TokenBucket
 from monitor.deliver.worker import DeliveryOutcome, DeliveryWorker, DigestPolicy
 from monitor.errors import PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec, Severity
@@ -604,7 +605,8 @@ async def test_observe_reports_each_outcome_with_attempt_time(
 
 
 def test_policies_from_destination_specs() -> None:
-    from monitor.deliver.pacing import digests_for, rate_limits_for
+    from monitor.deliver.digest import digests_for
+    from monitor.deliver.pacing import rate_limits_for
 
     specs = [
         DestinationSpec(

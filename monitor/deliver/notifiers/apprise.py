@@ -15,7 +15,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.deliver.render import apprise_text, console_digest_text, defuse_mentions
+from monitor.deliver.render.apprise import apprise_text, defuse_mentions
+from monitor.deliver.render.console import console_digest_text
 from monitor.errors import ConfigError, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from monitor.deliver.render import console_digest_text, console_text
+from monitor.deliver.render.console import console_digest_text, console_text
 from monitor.errors import RetryableDelivery
 from monitor.models import Alert, DestinationSpec
 

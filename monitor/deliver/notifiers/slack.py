@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from monitor.deliver.notifiers.http import Answer, post
-from monitor.deliver.render import slack_digest_payloads, slack_payload, slack_plain_payload
+from monitor.deliver.render.slack import slack_digest_payloads, slack_payload, slack_plain_payload
 from monitor.errors import ConfigError, PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import httpx
 
 from monitor.deliver.notifiers.http import Answer, post
-from monitor.deliver.render import webhook_body
+from monitor.deliver.render.webhook import webhook_body
 from monitor.errors import ConfigError, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
 from monitor.ports import Clock

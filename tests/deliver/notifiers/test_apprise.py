@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.deliver.render import defuse_mentions
+from monitor.deliver.render.apprise import defuse_mentions
 from monitor.errors import ConfigError, RetryableDelivery
 from monitor.models import DestinationSpec
 from tests.fixtures.delivery.samples import alert, injection_alert

@@ -22,7 +22,7 @@ from monitor.deliver.notifiers import (
 )
 from monitor.deliver.notifiers.http import parse_retry_after
 from monitor.deliver.notifiers.webhook import encode_body, sign, signing_key
-from monitor.deliver.render import slack_payload, slack_plain_payload
+from monitor.deliver.render.slack import slack_payload, slack_plain_payload
 from monitor.errors import ConfigError, PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import DestinationSpec
 from tests.fixtures.delivery.samples import alert, injection_alert

@@ -1,0 +1,107 @@
+"""Text helpers every renderer shares: untrusted text made safe to show, and the pieces of an
+alert each medium displays (title, outlet, entities, the excerpt around the first match).
+
+Pure core. Everything here returns raw (unescaped) text; each medium escapes for itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from monitor.models import Alert, Hit
+
+TITLE_MAX_CHARS = 300
+EXCERPT_MAX_CHARS = 400
+
+# C0/C1 controls except tab and newline, DEL, and the bidi embedding/override/isolate marks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str | None) -> str:
+    """Untrusted text on one line: controls and bidi marks removed, whitespace collapsed."""
+    return _SPACES.sub(" ", _CONTROL.sub("", text or "")).strip()
+
+
+def clean_inline(text: str) -> str:
+    """Like ``clean`` but keeps leading/trailing single spaces, for text between matches."""
+    return _SPACES.sub(" ", _CONTROL.sub("", text))
+
+
+def clip(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= max_chars else text[: max(0, max_chars - 1)].rstrip() + "…"
+
+
+def format_time(value: datetime | None) -> str:
+    """``2026-03-01 11:00 UTC`` (minutes are enough for a news alert)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "unknown time"
+
+
+def iso_z(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` suffix, as Standard Webhooks payloads use."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def count_alerts(n: int) -> str:
+    """``1 alert`` / ``3 alerts`` for digest headers."""
+    return f"{n} alert" if n == 1 else f"{n} alerts"
+
+
+def most_severe_first(alerts: Iterable[Alert]) -> list[Alert]:
+    """The order digests list alerts in: most severe first, then oldest first."""
+    return sorted(alerts, key=lambda a: (-a.severity, a.created_at))
+
+
+def title_of(alert: Alert, max_chars: int = TITLE_MAX_CHARS) -> str:
+    return clip(clean(alert.story.title) or "(untitled story)", max_chars)
+
+
+def outlet_of(alert: Alert) -> str:
+    return clip(clean(alert.story.outlet) or alert.story.feed_id, 80)
+
+
+def story_time(alert: Alert) -> str:
+    """When the story appeared (its publication time, else when we fetched it)."""
+    return format_time(alert.story.published_at or alert.story.fetched_at)
+
+
+def entity_names(alert: Alert, limit: int = 8) -> list[str]:
+    """Distinct matched entities (their label, else the matched text), in order of appearance."""
+    names = (clean(h.label or h.text) for h in alert.hits if h.kind == "entity")
+    return list(dict.fromkeys(n for n in names if n))[:limit]
+
+
+def excerpt(alert: Alert, max_chars: int = EXCERPT_MAX_CHARS) -> list[tuple[str, bool]]:
+    """A window of the summary around the first match: ``(text, is_match)`` segments, raw."""
+    text = alert.story.summary or alert.story.content
+    field = "summary" if alert.story.summary else "content"
+    hits = sorted(_valid_hits(alert.hits, field, text), key=lambda h: h.start)
+    start = max(0, hits[0].start - max_chars // 4) if hits else 0
+    if start:
+        start = _word_start(text, start)
+    end = min(len(text), start + max_chars)
+    segments: list[tuple[str, bool]] = [("…", False)] if start else []
+    cursor = start
+    for hit in hits:
+        if hit.start < cursor or hit.end > end:
+            continue  # overlapping or outside the window
+        segments += [(text[cursor : hit.start], False), (text[hit.start : hit.end], True)]
+        cursor = hit.end
+    segments.append((text[cursor:end], False))
+    if end < len(text):
+        segments.append(("…", False))
+    return [(clean_inline(seg), mark) for seg, mark in segments if clean_inline(seg) or mark]
+
+
+def _valid_hits(hits: Sequence[Hit], field: str, text: str) -> Iterator[Hit]:
+    for hit in hits:
+        if hit.field == field and 0 <= hit.start < hit.end <= len(text):
+            yield hit
+
+
+def _word_start(text: str, index: int) -> int:
+    space = text.rfind(" ", 0, index)
+    return space + 1 if space >= 0 and index - space < 30 else index

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from monitor.errors import ConfigError, StoreError
 
-_AREAS = ("run", "detect", "feeds", "outbox", "ops")
+_AREAS = ("run", "detect", "dedup", "feeds", "outbox", "ops")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,8 +111,7 @@ class DedupReport:
         lines.append(f"sweep (index + score)\n{'threshold':<24}{'prec':>19}{'recall':>8}{'f1':>7}")
         for threshold, counts in self.sweep:
             lines.append(
-                f"{threshold:<36.2f}{counts.precision:>7.3f}{counts.recall:>8.3f}"
-                f"{counts.f1:>7.3f}"
+                f"{threshold:<36.2f}{counts.precision:>7.3f}{counts.recall:>8.3f}{counts.f1:>7.3f}"
             )
         return "\n".join(lines)
 

@@ -43,7 +43,7 @@ def test_reads_labels_in_both_spellings() -> None:
         ("RIVERTON (Wire) - " + LEDE, LEDE, "prefix_suffix"),
         (LEDE, LEDE + " (Wire)", "prefix_suffix"),
         (LEDE, " ".join(LEDE.split()[:12]), "prefix_suffix"),
-        (LEDE, "The bridge is shut while crews repair it, and it may reopen next month.", "rewritten"),
+        (LEDE, "The bridge is shut while crews repair it; it may reopen next month.", "rewritten"),
         (LEDE, "", "title_only"),
         ("", "", "title_only"),
     ],
@@ -78,9 +78,7 @@ def _pair(a: Story, b: Story, *, is_copy: bool) -> LabeledPair:
 
 def test_counts_follow_the_threshold_and_the_sweep_is_monotone() -> None:
     title = "City council approves new budget for road repairs after long debate"
-    copy = _pair(
-        story(title, LEDE, feed_id="one"), story(title, LEDE, feed_id="two"), is_copy=True
-    )
+    copy = _pair(story(title, LEDE, feed_id="one"), story(title, LEDE, feed_id="two"), is_copy=True)
     other = _pair(
         story("Storm closes schools across the valley", "Heavy rain flooded roads.", feed_id="x"),
         story("Football club signs young striker", "The club paid a record fee.", feed_id="y"),

@@ -155,6 +155,8 @@ async def _pipeline(ports: list[int], feeds: int, workers: int) -> dict[str, Any
     specs = [FeedSpec(f"f{n}", feed_url(ports, n)) for n in range(feeds)]
     tmp = tempfile.TemporaryDirectory(prefix="bench_poll-")
     store = SqliteStore(Path(tmp.name) / "state.db", extra_schema=[ensure_schema])
+    # The store owns its index since issue 11; older commits (side-by-side runs) hand it a conn.
+    index = getattr(store, "clusters", None) or ClusterIndex(store.conn)
     parser = ProcessParser(time_limit_s=30.0, workers=workers)
     counts = {"200": 0, "304": 0, "stories": 0, "new": 0, "hits": 0, "errors": 0}
     async with build_client(user_agent="bench/1", timeout_s=30.0, max_connections=32) as client:
@@ -165,7 +167,7 @@ async def _pipeline(ports: list[int], feeds: int, workers: int) -> dict[str, Any
             pack=settings.pack,
             destinations=[DestinationSpec("hook", "webhook", min_severity=Severity.LOW)],
             clock=SystemClock(),
-            clusters=ClusterIndex(store.conn),
+            clusters=index,
         )
         await poller.poll(specs[0], force=True)  # warm the worker; not counted
         in_flight = asyncio.Semaphore(32)

@@ -1,7 +1,10 @@
 """The seams between orchestration and I/O, as Protocols.
 
-``pipeline`` and ``deliver`` only see these; ``cli`` plugs in the real adapters and tests plug
-in fakes that satisfy the same shapes.
+The poller and the delivery worker only see these; the composition root plugs in the real
+adapters and tests plug in fakes that satisfy the same shapes. The store's ports are named by
+their users (``PollerStore``, ``DeliveryStore``, ``OutboxAdmin``, ``FeedReport``,
+``Housekeeper``); ``StateStore`` is all of them at once, what the SQLite and the PostgreSQL
+stores implement.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Notifier(Protocol):
 
 
 class Clusters(Protocol):
-    """Cross-feed clusters of near-duplicate stories (``cluster_index.ClusterIndex`` fits)."""
+    """Cross-feed clusters of near-duplicate stories (``state.clusters.ClusterIndex`` fits)."""
 
     def assign(
         self, story: Story, *, now: datetime, with_outlets: bool = True
@@ -63,16 +66,13 @@ class Clusters(Protocol):
     def prune(self, *, older_than: datetime, limit: int | None = None) -> int: ...
 
 
-class Store(Protocol):
-    """Durable state: feed states, seen stories and the alert outbox."""
+class PollerStore(Protocol):
+    """What the feed poller (``detect.poller``) needs: feed state, story triage and the one
+    transaction that marks stories seen and queues their alerts."""
 
     def feed_state(self, feed_id: str) -> FeedState: ...
 
     def save_feed_state(self, state: FeedState) -> None: ...
-
-    def feed_states(self) -> list[FeedState]: ...
-
-    def unseen(self, stories: Sequence[Story]) -> list[Story]: ...
 
     def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]: ...
 
@@ -85,17 +85,21 @@ class Store(Protocol):
         edited: Sequence[Story] = (),
     ) -> int: ...
 
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]: ...
-
-    def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None: ...
+    def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int: ...
 
     def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]: ...
 
-    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None: ...
-
-    def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int: ...
+    def disabled_destinations(self) -> dict[str, str]: ...
 
     def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+class DeliveryStore(Protocol):
+    """What the delivery worker (``deliver.worker``) needs: due rows and their outcomes."""
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]: ...
+
+    def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None: ...
 
     def mark_retry(
         self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
@@ -105,9 +109,23 @@ class Store(Protocol):
 
     def mark_fallback_sent(self, entry_id: int) -> None: ...
 
+    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def disabled_destinations(self) -> dict[str, str]: ...
+
+    def disable_destination(self, destination_id: str, reason: str, now: datetime) -> None: ...
+
+
+class OutboxAdmin(Protocol):
+    """What the CLI's ``outbox`` commands need: list, inspect, retry, purge, re-enable."""
+
     def outbox(self, status: str | None = None, limit: int = 100) -> list[OutboxEntry]: ...
 
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
 
     def requeue(self, entry_ids: Iterable[int], now: datetime) -> int: ...
 
@@ -115,14 +133,38 @@ class Store(Protocol):
 
     def purge_sent(self, older_than: datetime) -> int: ...
 
-    def outbox_counts(self) -> dict[str, int]: ...
-
-    def oldest_pending_at(self) -> datetime | None: ...
-
     def disabled_destinations(self) -> dict[str, str]: ...
-
-    def disable_destination(self, destination_id: str, reason: str, now: datetime) -> None: ...
 
     def enable_destination(self, destination_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class FeedReport(Protocol):
+    """What the CLI's ``feeds`` table and the metrics gauges read about feeds and stories."""
+
+    def feed_states(self) -> list[FeedState]: ...
+
+    def story_counts_since(self, since: datetime) -> dict[str, int]: ...
+
+    def oldest_pending_at(self) -> datetime | None: ...
+
+    def close(self) -> None: ...
+
+
+class Housekeeper(Protocol):
+    """What the service's housekeeping and readiness probe need."""
+
+    def prune_stories(self, older_than: datetime) -> int: ...
+
+    def check_writable(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+class StateStore(PollerStore, DeliveryStore, OutboxAdmin, FeedReport, Housekeeper, Protocol):
+    """A whole state store, as the composition root (``service``) holds it: every port above
+    plus the cluster index that lives in the same database (SQLite or PostgreSQL)."""
+
+    @property
+    def clusters(self) -> Clusters: ...

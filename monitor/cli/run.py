@@ -34,7 +34,7 @@ from monitor.service.config import Settings, load_config, resolve_config_path
 from monitor.service.daemon import CycleSummary, Daemon
 from monitor.service.metrics import Metrics
 from monitor.service.observability import configure_logging
-from monitor.state.clusters import ClusterIndex, ensure_schema
+from monitor.state.clusters import ClusterIndex
 from monitor.state.sqlite import SqliteStore
 
 log = structlog.get_logger(__name__)
@@ -128,12 +128,12 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
     clock = SystemClock()
     model = settings.model
     http = model.http
-    store = SqliteStore(settings.state_path, extra_schema=[ensure_schema])
-    clusters = ClusterIndex(
-        store.conn,
-        threshold=model.dedup.threshold,
-        window_s=model.dedup.window_h * 3600.0,
+    store = SqliteStore(
+        settings.state_path,
+        cluster_threshold=model.dedup.threshold,
+        cluster_window_s=model.dedup.window_h * 3600.0,
     )
+    clusters = store.clusters
     client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
                           max_connections=http.global_limit * 2)  # fmt: skip
     fetcher = FeedFetcher(

@@ -1,7 +1,7 @@
 """Deliver: the worker that drains the outbox into notifiers, at least once, never losing a row.
 
-Orchestration: it sees only ``ports.Store``, ``ports.Notifier`` and ``ports.Clock``. One pass
-(``deliver_due``) takes every row that is due, groups it by destination and runs the
+Orchestration: it sees only ``ports.DeliveryStore``, ``ports.Notifier`` and ``ports.Clock``.
+One pass (``deliver_due``) takes every row that is due, groups it by destination and runs the
 destinations concurrently, each one alert at a time, oldest first.
 
 State transitions, chosen so a crash at any instant loses nothing:
@@ -47,7 +47,7 @@ from monitor.errors import (
     RetryableDelivery,
 )
 from monitor.models import Alert, OutboxEntry
-from monitor.ports import Clock, Notifier, Store
+from monitor.ports import Clock, DeliveryStore, Notifier
 
 __all__ = ["DeliveryOutcome", "DeliveryStats", "DeliveryWorker", "DigestNotifier", "DigestPolicy"]
 
@@ -109,7 +109,7 @@ class DeliveryWorker:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryStore,
         notifiers: Mapping[str, Notifier],
         clock: Clock,
         retry_schedule_s: Sequence[float] = (0, 5, 60, 300, 1800, 7200),

@@ -43,7 +43,7 @@ from monitor.models import (
     Severity,
     Story,
 )
-from monitor.ports import Clock, Clusters, Fetcher, Parser, Store
+from monitor.ports import Clock, Clusters, Fetcher, Parser, PollerStore
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +91,7 @@ class FeedPoller:
         *,
         fetcher: Fetcher,
         parser: Parser,
-        store: Store,
+        store: PollerStore,
         pack: Pack,
         destinations: Sequence[DestinationSpec],
         clock: Clock,

@@ -5,11 +5,13 @@ For the pipeline: ``ClusterIndex.assign(story, now=...)`` says which cluster a s
 an edit of a story already seen under the same key. ``members`` lists the outlets that carried a
 cluster (the "also reported by" of an ``alert.updated``); ``prune`` keeps the state bounded.
 
-Transactions: the index works on the store's ``sqlite3.Connection`` and NEVER begins or commits.
-Call ``assign`` (and ``prune``) inside the caller's transaction, the one that also marks stories
-seen and fills the outbox (``SqliteStore.transaction()``), so a crash keeps all or none of them.
-``ensure_schema(conn)`` creates the tables (``CREATE TABLE IF NOT EXISTS``); pass it to
-``SqliteStore(extra_schema=[ensure_schema])``.
+Ownership: the tables belong to the state store. ``SqliteStore`` creates them
+(``ensure_schema``, ``CREATE TABLE IF NOT EXISTS``) and builds its own index (``store.clusters``)
+on a statement runner of its connection; nobody else hands the index a connection.
+
+Transactions: the index NEVER begins or commits. Call ``assign`` (and ``prune``) inside the
+caller's transaction, the one that also marks stories seen and fills the outbox
+(``store.transaction()``), so a crash keeps all or none of them.
 
 Lookup: each story is indexed under ``dedup.band_keys`` (about 15 integers) with the time it was
 indexed, so finding candidates is one range scan per key limited to the window; only candidates
@@ -21,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -76,7 +78,16 @@ _SCHEMA = (
 )
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+class StatementRunner(Protocol):
+    """Runs statements in the owning store's current transaction (``sqlite3.Connection`` fits;
+    ``SqliteStore`` passes a runner that holds its lock)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> sqlite3.Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> sqlite3.Cursor: ...
+
+
+def ensure_schema(conn: StatementRunner) -> None:
     """Create the index's tables if missing (idempotent; runs inside or outside a transaction)."""
     with _translated("create schema"):
         for statement in _SCHEMA:
@@ -108,7 +119,7 @@ class ClusterIndex:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: StatementRunner,
         *,
         threshold: float = dedup.DEFAULT_THRESHOLD,
         window_s: float = DEFAULT_WINDOW_S,

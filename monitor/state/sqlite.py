@@ -1,10 +1,14 @@
-"""SQLite state store: feed states, seen stories and the alert outbox.
+"""SQLite state store: feed states, seen stories, the alert outbox and the dedup clusters.
 
 One file, WAL mode, a versioned schema (``PRAGMA user_version``; migrations run in order at
 open). The outbox is the hand-off between detection and delivery: a story is marked seen and
 its alerts are queued in ONE transaction (``commit_stories``), so a crash either loses both (the
 story is polled again) or keeps both (the alert is delivered later). Times are stored as UTC
 epoch seconds.
+
+The store owns the cluster tables too (``state.clusters``): it creates them at open and builds
+the one ``ClusterIndex`` that works on them (``store.clusters``), on a runner that holds the
+store's lock, so no caller ever sees the connection.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.detect import dedup
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, OutboxEntry, Story
+from monitor.state import clusters as clusters_mod
+from monitor.state.clusters import ClusterIndex
 
 _MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -94,10 +101,15 @@ _OUTBOX_SELECT = (
 
 
 class SqliteStore:
-    """The embedded state store (satisfies ``ports.Store``)."""
+    """The embedded state store (satisfies ``ports.StateStore`` and so every smaller port)."""
 
     def __init__(
-        self, path: Path | str, *, extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = ()
+        self,
+        path: Path | str,
+        *,
+        cluster_threshold: float = dedup.DEFAULT_THRESHOLD,
+        cluster_window_s: float = clusters_mod.DEFAULT_WINDOW_S,
+        extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = (),
     ):
         self.path = Path(path)
         self._lock = threading.RLock()
@@ -112,10 +124,21 @@ class SqliteStore:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the dedup index hot
             self._migrate()
+            clusters_mod.ensure_schema(self.conn)
             for ensure in extra_schema:
                 ensure(self.conn)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"store: cannot open {path}: {exc}") from exc
+        self._clusters = ClusterIndex(
+            _LockedRunner(self.conn, self._lock),
+            threshold=cluster_threshold,
+            window_s=cluster_window_s,
+        )
+
+    @property
+    def clusters(self) -> ClusterIndex:
+        """The cross-feed cluster index on this store's tables (``ports.Clusters``)."""
+        return self._clusters
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -419,6 +442,22 @@ class SqliteStore:
 
     def enable_destination(self, destination_id: str) -> None:
         self._write("DELETE FROM destinations WHERE destination_id = ?", (destination_id,))
+
+
+class _LockedRunner:
+    """The cluster index's view of the connection: statements only, under the store's lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.executemany(sql, parameters)
 
 
 def story_digest(story: Story) -> str:

@@ -171,9 +171,9 @@ def test_assign_neither_begins_nor_commits(conn: sqlite3.Connection, index: Clus
 
 
 def test_works_inside_the_store_transaction(tmp_path: Path) -> None:
-    """The lead's store opens the DB (WAL) and creates our tables; one transaction for both."""
-    store = SqliteStore(tmp_path / "monitor.db", extra_schema=[ensure_schema])
-    index = ClusterIndex(store.conn)
+    """The store opens the DB (WAL), creates the cluster tables and owns the index."""
+    store = SqliteStore(tmp_path / "monitor.db")
+    index = store.clusters
     copies, _ = wire_and_unrelated()
     with store.transaction():
         assignment = index.assign(copies[0], now=T0)

@@ -36,6 +36,7 @@ from monitor.clock import SystemClock  # noqa: E402
 from monitor.deliver.notifiers import WebhookNotifier  # noqa: E402
 from monitor.deliver.worker import DeliveryWorker  # noqa: E402
 from monitor.models import Alert, DestinationSpec  # noqa: E402
+from monitor.ports import NotifierCapabilities  # noqa: E402
 from monitor.state.sqlite import SqliteStore  # noqa: E402
 from tests.fixtures.delivery.samples import alert, story  # noqa: E402
 from tests.servers.webhook_receiver import TEST_SECRETS, WebhookReceiver  # noqa: E402
@@ -45,6 +46,7 @@ class NullNotifier:
     """Accepts everything instantly: isolates the outbox's own cost."""
 
     destination_id = "hook"
+    capabilities = NotifierCapabilities()
 
     async def send(self, alert: Alert, *, plain: bool = False) -> None:
         return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -231,7 +232,14 @@ class ClusterAssignment:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One message for one destination. ``key`` is the idempotency key (``webhook-id``)."""
+    """One message for one destination. ``key`` is the idempotency key (``webhook-id``).
+
+    The event-specific fields are typed: ``rule_description`` and ``rule_path`` explain the
+    rule that fired (``alert.created`` and its follow-ups); ``parent_alert_id`` is the alert an
+    ``alert.updated`` follows up, and ``thread_ref`` the destination's id of that alert's
+    message (Slack's ``ts``), set by the delivery worker just before sending; ``health_before``
+    and ``health_after`` are the transition a ``feed.health`` notice reports.
+    """
 
     key: str
     destination_id: str
@@ -246,11 +254,12 @@ class Alert:
     rule_ids: tuple[str, ...] = ()
     cluster_id: str = ""
     also_reported_by: tuple[str, ...] = ()
-    extra: tuple[tuple[str, str], ...] = field(default=())
-
-    def extra_value(self, name: str) -> str | None:
-        """The value of one ``extra`` pair (``rule_description``, ``parent_alert_id`` …)."""
-        return next((value for key, value in self.extra if key == name), None)
+    rule_description: str | None = None
+    rule_path: tuple[str, ...] = ()
+    parent_alert_id: str | None = None
+    thread_ref: str | None = None
+    health_before: HealthState | None = None
+    health_after: HealthState | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox; ``from_json`` reverses it exactly."""
@@ -260,11 +269,13 @@ class Alert:
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
+        """The alert ``to_json`` wrote; rows queued before the typed fields carry ``extra``."""
         raw = json.loads(text)
         story = raw.pop("story")
         for name in ("fetched_at", "published_at"):
             story[name] = _decode_dt(story[name])
         story["tags"] = tuple(story["tags"])
+        raw.update(_from_extra(raw.pop("extra", ())))
         return cls(
             **{
                 **raw,
@@ -274,9 +285,32 @@ class Alert:
                 "created_at": _decode_dt(raw["created_at"]),
                 "rule_ids": tuple(raw["rule_ids"]),
                 "also_reported_by": tuple(raw["also_reported_by"]),
-                "extra": tuple(tuple(pair) for pair in raw["extra"]),
+                "rule_path": tuple(raw.get("rule_path", ())),
             }
         )
+
+
+def _from_extra(pairs: Iterable[Sequence[str]]) -> dict[str, Any]:
+    """The typed fields of an outbox row written with the old ``extra`` pairs (first wins)."""
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name == "thread_ts":
+            name = "thread_ref"
+        if name in _EXTRA_FIELDS and name not in fields:
+            fields[name] = tuple(value.split(" > ")) if name == "rule_path" else value
+    return fields
+
+
+_EXTRA_FIELDS = frozenset(
+    (
+        "rule_description",
+        "rule_path",
+        "parent_alert_id",
+        "thread_ref",
+        "health_before",
+        "health_after",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)

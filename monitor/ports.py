@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from monitor.models import (
     Alert,
@@ -44,14 +45,45 @@ class Parser(Protocol):
     async def parse(self, result: FetchResult, feed: FeedSpec) -> ParsedFeed: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NotifierCapabilities:
+    """What a destination can do beyond sending one alert, declared by its notifier.
+
+    ``threads``: ``send`` returns the message's id, and a follow-up (``alert.updated``) whose
+    ``thread_ref`` is set is posted as a reply to it (Slack's ``chat.postMessage``).
+    ``folds_updates``: follow-ups wait for the next digest instead of one message each (a
+    channel that cannot thread, so each copy of a story would be a new top-level message).
+    ``digests``: the notifier is a ``DigestNotifier``; ``send_digest`` sends a whole period's
+    alerts as one message (without it, a digest period's alerts go one request each).
+    """
+
+    threads: bool = False
+    folds_updates: bool = False
+    digests: bool = False
+
+
 class Notifier(Protocol):
     """Sends one alert to one destination; raises ``DeliveryError`` subclasses on failure."""
 
     destination_id: str
 
+    @property
+    def capabilities(self) -> NotifierCapabilities: ...
+
     async def send(self, alert: Alert, *, plain: bool = False) -> str | None:
         """Deliver ``alert``; may return the destination's id of the message (Slack's ``ts``)."""
         ...
+
+
+class DigestNotifier(Notifier, Protocol):
+    """A notifier that also sends a period's alerts as one message (``capabilities.digests``)."""
+
+    async def send_digest(self, alerts: Sequence[Alert], *, period_label: str) -> None: ...
+
+
+def sends_digests(notifier: Notifier) -> TypeGuard[DigestNotifier]:
+    """True when ``notifier`` declares the ``digests`` capability (so it has ``send_digest``)."""
+    return notifier.capabilities.digests
 
 
 class Clusters(Protocol):

@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 import structlog
 
@@ -47,9 +47,9 @@ from monitor.errors import (
     RetryableDelivery,
 )
 from monitor.models import Alert, OutboxEntry
-from monitor.ports import Clock, DeliveryStore, Notifier
+from monitor.ports import Clock, DeliveryStore, Notifier, sends_digests
 
-__all__ = ["DeliveryOutcome", "DeliveryStats", "DeliveryWorker", "DigestNotifier", "DigestPolicy"]
+__all__ = ["DeliveryOutcome", "DeliveryStats", "DeliveryWorker", "DigestPolicy"]
 
 log = structlog.get_logger(__name__)
 
@@ -57,15 +57,6 @@ Result = Literal["sent", "retry", "dead", "deferred"]
 
 # How long a thread reply waits before looking again for its parent message's thread.
 PARENT_WAIT_S = 30.0
-
-
-@runtime_checkable
-class DigestNotifier(Protocol):
-    """A notifier that can send a whole period's alerts as one message."""
-
-    destination_id: str
-
-    async def send_digest(self, alerts: Sequence[Alert], *, period_label: str) -> None: ...
 
 
 @dataclass
@@ -229,7 +220,7 @@ class DeliveryWorker:
                 self._dead(entry, reason, stats)
             return len(entries)
         policy = self.digests.get(dest)
-        folds = bool(getattr(notifier, "folds_updates", False))
+        folds = notifier.capabilities.folds_updates
         immediate, batched = digest.split(entries, policy, folds_updates=folds)
         changed = 0
         for index, entry in enumerate(immediate):
@@ -333,9 +324,9 @@ class DeliveryWorker:
         A parent that was dead-lettered or purged leaves the follow-up to stand alone.
         """
         alert = entry.alert
-        if alert.event != "alert.updated" or not getattr(notifier, "threads", False):
+        if alert.event != "alert.updated" or not notifier.capabilities.threads:
             return alert
-        parent = alert.extra_value("parent_alert_id")
+        parent = alert.parent_alert_id
         found = self.store.delivery_of(parent, entry.destination_id) if parent else None
         if found is None:
             return alert
@@ -343,7 +334,7 @@ class DeliveryWorker:
         if status == "pending":
             return None
         if remote_ref:
-            return replace(alert, extra=(*alert.extra, ("thread_ts", remote_ref)))
+            return replace(alert, thread_ref=remote_ref)
         return alert
 
     def _wait_for_parent(self, entry: OutboxEntry, stats: DeliveryStats) -> Result:
@@ -495,7 +486,7 @@ class DeliveryWorker:
         ready: list[OutboxEntry],
         stats: DeliveryStats,
     ) -> int:
-        if not isinstance(notifier, DigestNotifier) or len(ready) == 1:
+        if not sends_digests(notifier) or len(ready) == 1:
             for entry in ready:  # no batching form (webhooks): one request each, at period end
                 await self._attempt(notifier, entry, stats)
             return len(ready)

@@ -272,7 +272,7 @@ class FeedPoller:
                     hits=assessment.hits,
                     created_at=now,
                     also_reported_by=outlets,
-                    extra=(*parent.extra, ("parent_alert_id", parent.key)),
+                    parent_alert_id=parent.key,
                 )
             )
         if updates:
@@ -513,7 +513,8 @@ def health_alerts(
             story=story,
             hits=(),
             created_at=now,
-            extra=(("health_before", before.health), ("health_after", after.health)),
+            health_before=before.health,
+            health_after=after.health,
         )
         for dest_id in destinations
     ]

@@ -80,11 +80,6 @@ def _alert(
     best = max(accepted, key=lambda m: (m.severity, m.score))
     # The best accepted rule first, then every other rule that fired, as evidence.
     rule_ids = (best.rule_id, *(rid for rid in assessment.rule_ids if rid != best.rule_id))
-    extra: list[tuple[str, str]] = []
-    if best.description:
-        extra.append(("rule_description", best.description))
-    if best.path:
-        extra.append(("rule_path", " > ".join(best.path)))
     return Alert(
         key=alert_key(cluster_id or story.key, best.rule_id, dest.id),
         destination_id=dest.id,
@@ -98,5 +93,6 @@ def _alert(
         created_at=now,
         rule_ids=tuple(dict.fromkeys(rule_ids)),
         cluster_id=cluster_id or "",
-        extra=tuple(extra),
+        rule_description=best.description or None,
+        rule_path=tuple(best.path),
     )

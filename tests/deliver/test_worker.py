@@ -21,7 +21,7 @@ from monitor.deliver.pacing import TokenBucket
 from monitor.deliver.worker import DeliveryOutcome, DeliveryWorker, DigestPolicy
 from monitor.errors import PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec, Severity
-from monitor.ports import Notifier
+from monitor.ports import Notifier, NotifierCapabilities
 from monitor.state.sqlite import SqliteStore
 from tests.fixtures.delivery.samples import alert, story
 from tests.servers.webhook_receiver import (  # noqa: F401 - fixtures
@@ -337,6 +337,7 @@ class ScriptedNotifier:
 
     destination_id: str
     script: list[BaseException | None] = field(default_factory=list)
+    capabilities: NotifierCapabilities = field(default_factory=NotifierCapabilities)
     sent: list[str] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -577,6 +578,10 @@ async def test_payload_rejected_digest_falls_back_to_single_alerts(store: Sqlite
 
     @dataclass
     class DigestFake(ScriptedNotifier):
+        capabilities: NotifierCapabilities = field(
+            default_factory=lambda: NotifierCapabilities(digests=True)
+        )
+
         async def send_digest(self, alerts: Sequence[Alert], *, period_label: str) -> None:
             raise PayloadRejected(self.destination_id, "invalid_blocks")
 

@@ -83,7 +83,7 @@ async def _run_for(poller: FeedPoller, store: SqliteStore, clock: FakeClock, hou
 
 def _health_alerts(store: SqliteStore) -> list[tuple[str, str]]:
     return [
-        (dict(e.alert.extra)["health_before"], dict(e.alert.extra)["health_after"])
+        (e.alert.health_before, e.alert.health_after)
         for e in reversed(store.outbox(limit=1000))
         if e.alert.event == "feed.health"
     ]

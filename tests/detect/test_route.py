@@ -48,7 +48,7 @@ def test_one_alert_per_destination_with_all_rule_ids_best_first() -> None:
     assert first.rule_ids == ("ru-dprk-vehicle-transfer", "dprk-sanctions-breach")
     assert first.severity is Severity.HIGH and first.score == 4.2
     assert first.event == "alert.created" and first.created_at == NOW
-    assert ("rule_description", "vehicle to DPRK") in first.extra
+    assert first.rule_description == "vehicle to DPRK"
     assert first.hits and first.story.key == "story-aurus"
 
 

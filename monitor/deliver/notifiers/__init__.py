@@ -2,8 +2,8 @@
 
 ``build_notifier`` is called by the composition root (``cli``) once per configured destination.
 Each notifier raises ``RetryableDelivery`` / ``PermanentDelivery`` / ``PayloadRejected`` and
-never a third-party exception. Notifiers that can batch also offer
-``send_digest(alerts, *, period_label)``, which the delivery worker uses for digests.
+never a third-party exception. Each declares its ``ports.NotifierCapabilities``: those with
+``digests`` also offer ``send_digest(alerts, *, period_label)`` (``ports.DigestNotifier``).
 """
 
 from __future__ import annotations

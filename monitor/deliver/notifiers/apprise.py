@@ -19,6 +19,7 @@ from monitor.deliver.render.apprise import apprise_text, defuse_mentions
 from monitor.deliver.render.console import console_digest_text
 from monitor.errors import ConfigError, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
+from monitor.ports import NotifierCapabilities
 
 
 def _load_apprise(destination_id: str) -> Any:
@@ -33,6 +34,8 @@ def _load_apprise(destination_id: str) -> Any:
 
 class AppriseNotifier:
     """Sends plain-text alerts to any Apprise URL (satisfies ``ports.Notifier``)."""
+
+    capabilities = NotifierCapabilities(digests=True)
 
     def __init__(self, *, spec: DestinationSpec) -> None:
         self.destination_id = spec.id

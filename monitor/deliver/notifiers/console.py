@@ -8,10 +8,13 @@ from typing import TextIO
 from monitor.deliver.render.console import console_digest_text, console_text
 from monitor.errors import RetryableDelivery
 from monitor.models import Alert, DestinationSpec
+from monitor.ports import NotifierCapabilities
 
 
 class ConsoleNotifier:
     """Writes rendered alerts to a text stream (satisfies ``ports.Notifier``)."""
+
+    capabilities = NotifierCapabilities(digests=True)
 
     def __init__(self, *, spec: DestinationSpec, stream: TextIO, color: bool) -> None:
         self.destination_id = spec.id

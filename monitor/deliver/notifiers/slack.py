@@ -23,6 +23,7 @@ from monitor.deliver.notifiers.http import Answer, post
 from monitor.deliver.render.slack import slack_digest_payloads, slack_payload, slack_plain_payload
 from monitor.errors import ConfigError, PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
+from monitor.ports import NotifierCapabilities
 
 API_URL = "https://slack.com/api/chat.postMessage"
 
@@ -54,8 +55,9 @@ class SlackNotifier:
         self.api = spec.type == "slack_api"
         # follow-ups ("also reported by"): a thread reply through the API; an incoming webhook
         # cannot thread, so they wait for the next digest instead of pinging the channel
-        self.threads = self.api
-        self.folds_updates = not self.api
+        self.capabilities = NotifierCapabilities(
+            threads=self.api, folds_updates=not self.api, digests=True
+        )
         self.url = spec.url or (API_URL if self.api else "")
         if not self.url:
             raise ConfigError("a slack destination needs a url", key_path=f"destinations.{spec.id}")

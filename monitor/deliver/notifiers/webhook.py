@@ -27,7 +27,7 @@ from monitor.deliver.notifiers.http import Answer, post
 from monitor.deliver.render.webhook import webhook_body
 from monitor.errors import ConfigError, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec
-from monitor.ports import Clock
+from monitor.ports import Clock, NotifierCapabilities
 
 SECRET_PREFIX = "whsec_"
 _RESERVED = frozenset(
@@ -69,6 +69,8 @@ def encode_body(alert: Alert) -> bytes:
 
 class WebhookNotifier:
     """Delivers alerts to one generic webhook URL (satisfies ``ports.Notifier``)."""
+
+    capabilities = NotifierCapabilities()  # no threads, no digest form: one POST each
 
     def __init__(self, *, spec: DestinationSpec, client: httpx.AsyncClient, clock: Clock) -> None:
         if not spec.url:

@@ -115,7 +115,7 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     """A compact Block Kit message: header, linked title with excerpt, context line.
 
     ``alert.updated`` (a later copy of an alerted story) is a short "also reported by" message,
-    posted in the original's thread when ``alert.extra`` carries its ``thread_ts``;
+    posted in the original's thread when the worker set ``alert.thread_ref`` (its ``ts``);
     ``feed.health`` is a short operations notice.
     """
     if alert.event == "alert.updated":
@@ -127,7 +127,7 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     # Title <= 200 chars and URL <= 1000 chars keep the link under 2.2K even when escaping
     # multiplies them; the excerpt and the rule description take what is left of 3000.
     section = f"*{slack_link(alert.story.url, title_of(alert, 200))}*"
-    why = alert.extra_value("rule_description")
+    why = alert.rule_description
     why_text = f"\n_{escape_mrkdwn(clip(clean(why), 120))}_" if why else ""
     if len(section) + len(why_text) > SECTION_MAX_CHARS - 20:
         why_text = ""
@@ -164,9 +164,8 @@ def _slack_update_payload(alert: Alert) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": False,
     }
-    thread_ts = alert.extra_value("thread_ts")
-    if thread_ts:
-        payload["thread_ts"] = thread_ts
+    if alert.thread_ref:
+        payload["thread_ts"] = alert.thread_ref
     return payload
 
 

@@ -17,7 +17,6 @@ WEBHOOK_SCHEMA_VERSION = 1
 def webhook_body(alert: Alert) -> dict[str, Any]:
     """The versioned JSON body (``docs/webhook.md``); identical on every retry of the alert."""
     story = alert.story
-    path = alert.extra_value("rule_path")
     return {
         "type": alert.event,
         "timestamp": iso_z(alert.created_at),
@@ -30,8 +29,8 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
             "topic": alert.topic,
             "rule_id": alert.rule_id,
             "rule_ids": list(alert.rule_ids or (alert.rule_id,)),
-            "rule_description": alert.extra_value("rule_description"),
-            "rule_path": path.split(" > ") if path else [],
+            "rule_description": alert.rule_description,
+            "rule_path": list(alert.rule_path),
             "story": {
                 "key": story.key,
                 "title": story.title,
@@ -72,13 +71,13 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 def _event_fields(alert: Alert) -> dict[str, Any]:
     """Fields only some event types carry (``docs/webhook.md``)."""
     if alert.event == "alert.updated":
-        return {"parent_alert_id": alert.extra_value("parent_alert_id")}
+        return {"parent_alert_id": alert.parent_alert_id}
     if alert.event == "feed.health":
         return {
             "health": {
                 "feed_id": alert.story.feed_id,
-                "before": alert.extra_value("health_before"),
-                "after": alert.extra_value("health_after"),
+                "before": alert.health_before,
+                "after": alert.health_after,
                 "detail": alert.story.summary,
             }
         }

@@ -454,7 +454,7 @@ def fetch_text(url: str) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(150)
 def test_entrypoint_runs_passes_its_healthcheck_and_stops_on_sigterm(
     tmp_path: Path, final: list[Instruction], feed_url: str
 ) -> None:
@@ -478,16 +478,21 @@ def test_entrypoint_runs_passes_its_healthcheck_and_stops_on_sigterm(
             env=image.env, cwd=image.state,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 30
+            # Generous bounds: on a loaded host (parallel tests) one Python start-up can take
+            # over 10 s; a check that overruns counts as "not yet healthy", not a failure.
+            deadline = time.monotonic() + 60
             healthy = False
             while time.monotonic() < deadline and proc.poll() is None:
-                check = subprocess.run(
-                    image.argv(health),
-                    capture_output=True,
-                    timeout=10,
-                    env=image.env,
-                    cwd=image.state,
-                )
+                try:
+                    check = subprocess.run(
+                        image.argv(health),
+                        capture_output=True,
+                        timeout=30,
+                        env=image.env,
+                        cwd=image.state,
+                    )
+                except subprocess.TimeoutExpired:
+                    continue
                 if check.returncode == 0:
                     healthy = True
                     break

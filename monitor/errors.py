@@ -7,7 +7,8 @@
     │   ├── FetchTooLarge        body (after decompression) past the byte cap
     │   ├── FetchHTTPStatus      a non-2xx/304 answer (carries status and Retry-After)
     │   ├── FetchRedirectError   too many redirects, or a redirect to a non-http(s) URL
-    │   └── FetchConnectError    DNS, refused, reset, TLS
+    │   ├── FetchConnectError    DNS, refused, reset, TLS
+    │   └── FetchBlocked         the network policy refused the address (SSRF guard)
     ├── ParseError           the body is not a feed, or parsing overran its time limit
     ├── StoreError           the state database cannot be opened or written
     └── DeliveryError        a destination refused or failed an alert
@@ -72,6 +73,11 @@ class FetchRedirectError(FetchError):
 
 class FetchConnectError(FetchError):
     """The connection could not be made or broke."""
+
+
+class FetchBlocked(FetchError):
+    """The feed, or a redirect it sent, points at an address the network policy refuses
+    (loopback, private, link-local, ...) and ``http.allow_networks`` does not allow."""
 
 
 class ParseError(MonitorError):

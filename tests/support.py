@@ -44,7 +44,7 @@ def write_config(
     """A config using the bundled watchlists and rules, state under ``folder``, probes off."""
     data: dict[str, Any] = {
         "state": {"path": str(folder / "state" / "monitor.db")},
-        "http": {"timeout_s": 5, "max_bytes": 1_000_000},
+        "http": {"timeout_s": 5, "max_bytes": 1_000_000, "allow_networks": ["127.0.0.0/8"]},
         "defaults": {"interval_s": 60, "jitter_s": 0, "max_story_age_h": 24 * 365 * 30},
         "server": {"enabled": False},
         "log": {"format": "json", "level": "INFO"},

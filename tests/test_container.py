@@ -467,6 +467,7 @@ def test_entrypoint_runs_passes_its_healthcheck_and_stops_on_sigterm(
         server={"enabled": True, "host": "127.0.0.1", "port": port, "grace_s": 3},
         destinations=[{"id": "console", "type": "console", "min_severity": "low"}],
         defaults={**config.get("defaults", {}), "jitter_s": 0},
+        http={**config.get("http", {}), "allow_networks": ["127.0.0.0/8"]},
     )
     image.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     entrypoint, cmd = entrypoint_and_cmd(final)

@@ -26,6 +26,7 @@ from monitor.deliver.notifiers import build_notifier
 from monitor.deliver.pacing import rate_limits_for
 from monitor.deliver.worker import DeliveryWorker
 from monitor.detect.fetch import FeedFetcher, build_client
+from monitor.detect.netpolicy import NetworkPolicy, parse_networks
 from monitor.detect.parse_pool import ProcessParser
 from monitor.detect.poller import FeedPoller, PollPolicy
 from monitor.ports import Notifier
@@ -69,6 +70,7 @@ class App:
     store: SqliteStore
     clusters: ClusterIndex
     client: httpx.AsyncClient
+    feed_client: httpx.AsyncClient
     parser: ProcessParser
     poller: FeedPoller
     worker: DeliveryWorker
@@ -118,6 +120,7 @@ class App:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.feed_client.aclose()
         self.parser.close()
         self.store.close()
 
@@ -134,10 +137,18 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         cluster_window_s=model.dedup.window_h * 3600.0,
     )
     clusters = store.clusters
+    # Two clients: feeds are untrusted and connect only where the network policy allows;
+    # destinations are the operator's own (often on a private network) and are not limited.
     client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
                           max_connections=http.global_limit * 2)  # fmt: skip
+    feed_client = build_client(
+        user_agent=http.user_agent,
+        timeout_s=http.timeout_s,
+        max_connections=http.global_limit * 2,
+        policy=NetworkPolicy(allow_networks=parse_networks(http.allow_networks)),
+    )
     fetcher = FeedFetcher(
-        client=client,
+        client=feed_client,
         clock=clock,
         max_bytes=http.max_bytes,
         timeout_s=http.timeout_s,
@@ -175,6 +186,7 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         store=store,
         clusters=clusters,
         client=client,
+        feed_client=feed_client,
         parser=parser,
         poller=poller,
         worker=worker,

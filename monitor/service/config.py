@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from monitor.detect.match import Pack, compile_pack
+from monitor.detect.netpolicy import parse_networks
 from monitor.errors import ConfigError
 from monitor.models import DestinationSpec, FeedSpec, Severity
 
@@ -66,6 +67,11 @@ def _positive(value: float) -> float:
     return value
 
 
+def _cidr(value: str) -> str:
+    parse_networks([value])  # raises ValueError naming the entry
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 PositiveFloat = Annotated[float, AfterValidator(_positive)]
 SeverityName = Literal["low", "medium", "high", "critical"]
@@ -86,6 +92,7 @@ class HttpModel(_Strict):
     per_host_limit: Annotated[int, Field(gt=0)] = 2
     global_limit: Annotated[int, Field(gt=0)] = 16
     max_redirects: Annotated[int, Field(ge=0, le=10)] = 5
+    allow_networks: tuple[Annotated[str, AfterValidator(_cidr)], ...] = ()
 
 
 class DefaultsModel(_Strict):

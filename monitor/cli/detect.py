@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,7 +23,7 @@ from monitor.detect.assess import assess
 from monitor.detect.match import Pack
 from monitor.errors import ConfigError, MonitorError
 from monitor.models import Severity, Story
-from monitor.tools.evaluate import evaluate
+from monitor.tools.evaluate import evaluate, within_dates
 from monitor.tools.explain import format_explanation
 
 
@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="flag at this severity or above (default: lowest destination min_severity)",
     )
     ev.add_argument("--include-borderline", action="store_true", help="count borderline items too")
+    ev.add_argument("--since", type=_day, help="only items dated on or after this day (YYYY-MM-DD)")
+    ev.add_argument(
+        "--until", type=_day, help="only items dated on or before this day (YYYY-MM-DD)"
+    )
     ev.set_defaults(func=cmd_eval)
 
     imp = sub.add_parser("import-list", help="turn a sanctions list into a watchlist YAML file")
@@ -66,6 +70,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="side of imported entities (auto: DPRK regime or country kp -> dprk, ru -> russia)",
     )
     imp.set_defaults(func=cmd_import_list)
+
+
+def _day(value: str) -> str:
+    """A ``YYYY-MM-DD`` argument, checked so a typo is an error rather than an empty run."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}") from None
 
 
 # --- loading the pack -------------------------------------------------------------------------
@@ -188,8 +200,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with raw:
         bar = _Progress(raw, size) if size > 2_000_000 and sys.stderr.isatty() else None
         try:
+            items = within_dates(_json_lines(raw, path), since=args.since, until=args.until)
             report = evaluate(
-                _json_lines(raw, path),
+                items,
                 pack,
                 min_severity=min_severity,
                 include_borderline=args.include_borderline,

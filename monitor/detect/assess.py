@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monitor.detect.match import Pack
-from monitor.detect.match.rules import Evidence
+from monitor.detect.match.evidence import Evidence
 from monitor.models import Assessment, Hit, RuleMatch, Story
 
 

@@ -11,7 +11,7 @@ Pure: no I/O and no clock (the stories get a fixed ``fetched_at``); the CLI read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -154,6 +154,23 @@ def _row(name: str, c: Counts) -> str:
     recall = f"{c.recall:>8.3f}" if relevant else f"{'-':>8}"
     f1 = f"{c.f1:>7.3f}" if flagged and relevant else f"{'-':>7}"
     return f"{name[:27]:<28}{prec}{recall}{f1}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>8}"
+
+
+def within_dates(
+    items: Iterable[Mapping[str, Any]], *, since: str | None = None, until: str | None = None
+) -> Iterator[Mapping[str, Any]]:
+    """The items whose ``date`` (ISO 8601) falls on or after ``since`` and on or before ``until``.
+
+    Both bounds are ``YYYY-MM-DD`` days and both are inclusive; with a bound given, an item
+    without a date is left out. For measuring a hold-out month or tuning on a period.
+    """
+    for item in items:
+        day = str(item.get("date") or "")[:10]
+        if since is not None and (not day or day < since):
+            continue
+        if until is not None and (not day or day > until):
+            continue
+        yield item
 
 
 def story_of(item: Mapping[str, Any], index: int) -> Story:

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.models import Severity
-from monitor.tools.evaluate import evaluate
+from monitor.tools.evaluate import evaluate, within_dates
 from tests.detect_support import CONFIG, bundled_pack
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "detect" / "eval-sample.jsonl"
@@ -107,3 +107,38 @@ def test_cli_bad_line_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text('{"title": "x", "label": "relevant"}\nnot json\n', encoding="utf-8")
     assert main(["--config", str(write_config(tmp_path, "medium")), "eval", str(bad)]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err
+
+
+def dated(*days: str) -> list[dict[str, Any]]:
+    return [{"id": f"d{i}", "date": day, "title": "x", "label": "not_relevant"} for i, day in
+            enumerate(days)]  # fmt: skip
+
+
+def test_within_dates_keeps_inclusive_bounds_and_drops_undated() -> None:
+    rows = dated("2023-04-30T23:59:00Z", "2023-05-01T00:00:00Z", "2023-06-30T12:00:00Z", "")
+    kept = within_dates(rows, since="2023-05-01", until="2023-06-30")
+    assert [r["id"] for r in kept] == ["d1", "d2"]
+    assert [r["id"] for r in within_dates(rows)] == ["d0", "d1", "d2", "d3"]
+    assert [r["id"] for r in within_dates(rows, until="2023-04-30")] == ["d0"]
+
+
+def test_cli_since_until_restrict_the_items(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    for i, row in enumerate(rows):
+        row["date"] = f"2023-0{1 + i % 6}-15T08:00:00Z"
+    path = tmp_path / "dated.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = str(write_config(tmp_path, "medium"))
+    window = ("--since", "2023-05-01", "--until", "2023-06-30")
+    out = run_json(capsys, "--config", config, "eval", str(path), "--json", *window)
+    assert out["items"] == sum(r["date"] >= "2023-05" for r in rows)
+
+
+def test_cli_bad_day_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(write_config(tmp_path, "medium")), "eval", str(SAMPLE),
+              "--since", "2023-13-01"])  # fmt: skip
+    assert exc.value.code == 2
+    assert "not a day" in capsys.readouterr().err

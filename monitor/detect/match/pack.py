@@ -14,15 +14,8 @@ from functools import cached_property
 from typing import Any
 
 from monitor.detect.match.gazetteer import Entity, Gazetteer, parse_entities
-from monitor.detect.match.rules import (
-    SEVERITIES,
-    Rule,
-    RuleIndex,
-    Topic,
-    Vocabulary,
-    parse_rule,
-    parse_topics,
-)
+from monitor.detect.match.rule_parser import Vocabulary, parse_rule, parse_topics
+from monitor.detect.match.rules import SEVERITIES, Rule, RuleIndex, Topic
 from monitor.detect.match.schema import Where, ident, mapping, number, sequence
 from monitor.detect.match.terms import TermList, parse_term_lists
 from monitor.errors import ConfigError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from monitor.detect.match.rules import Atom, Evidence, RuleIndex
+from monitor.detect.match.evidence import Evidence
+from monitor.detect.match.rules import Atom, RuleIndex
 from monitor.models import Hit
 from tests.detect_support import bundled_pack
 

@@ -119,7 +119,14 @@ class PollerStore(Protocol):
 
     def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int: ...
 
-    def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]: ...
+    def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]:
+        """The cluster's alert memory: its first ``alert.created`` per destination.
+
+        Contract (every store): recorded in the transaction that queues the alert (``enqueue``
+        / ``commit_stories``); the first per (cluster, destination) wins; it survives the
+        outbox row (purge, any status) until ``prune_cluster_alerts`` passes its last activity.
+        """
+        ...
 
     def disabled_destinations(self) -> dict[str, str]: ...
 
@@ -141,7 +148,13 @@ class DeliveryStore(Protocol):
 
     def mark_fallback_sent(self, entry_id: int) -> None: ...
 
-    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None: ...
+    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None:
+        """``(status, remote_ref)`` of one alert at one destination; None if never queued.
+
+        After its row was purged an ``alert.created`` answers ``("sent", remote_ref)`` from
+        the cluster memory, where ``mark_sent`` left the destination's message id.
+        """
+        ...
 
     def outbox_counts(self) -> dict[str, int]: ...
 
@@ -188,6 +201,11 @@ class Housekeeper(Protocol):
     """What the service's housekeeping and readiness probe need."""
 
     def prune_stories(self, older_than: datetime) -> int: ...
+
+    def prune_cluster_alerts(self, older_than: datetime) -> int:
+        """Forget alert memories of clusters whose last alert activity is before ``older_than``
+        (a new ``alert.created`` or a follow-up of the cluster at that destination)."""
+        ...
 
     def check_writable(self) -> None: ...
 

@@ -108,6 +108,7 @@ class App:
         retention = timedelta(days=self.settings.model.dedup.retention_days)
         cutoff = self.clock.now() - retention
         removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
+        removed["cluster_alerts"] = self.store.prune_cluster_alerts(cutoff)
         while True:
             with self.store.transaction():
                 batch = self.clusters.prune(older_than=cutoff, limit=PRUNE_BATCH)

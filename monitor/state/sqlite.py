@@ -86,6 +86,32 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN interval_s REAL;
     """,
+    # 5: what each cluster remembers of its alerts, apart from the outbox rows (which
+    # `outbox purge` deletes): the first alert.created per destination and the destination's
+    # message id (Slack's ts). Filled from the outbox rows that exist today.
+    """
+    CREATE TABLE cluster_alerts (
+        cluster_id TEXT NOT NULL,
+        destination_id TEXT NOT NULL,
+        alert_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        remote_ref TEXT,
+        sent_at REAL,
+        created_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL,
+        PRIMARY KEY (cluster_id, destination_id)
+    );
+    CREATE INDEX cluster_alerts_key ON cluster_alerts(alert_key, destination_id);
+    CREATE INDEX cluster_alerts_last_seen ON cluster_alerts(last_seen_at);
+    INSERT OR IGNORE INTO cluster_alerts (cluster_id, destination_id, alert_key, payload,
+        remote_ref, sent_at, created_at, last_seen_at)
+        SELECT cluster_id, destination_id, alert_key, payload, remote_ref, sent_at,
+            created_at, updated_at
+        FROM outbox WHERE event = 'alert.created' AND cluster_id IS NOT NULL ORDER BY id;
+    UPDATE cluster_alerts SET last_seen_at = max(last_seen_at, coalesce((SELECT
+        max(o.created_at) FROM outbox AS o WHERE o.cluster_id = cluster_alerts.cluster_id
+        AND o.destination_id = cluster_alerts.destination_id), 0));
+    """,
 )
 
 _FEED_COLUMNS = [
@@ -289,6 +315,8 @@ class SqliteStore:
 
     @staticmethod
     def _enqueue(conn: sqlite3.Connection, alert: Alert, ts: float) -> int:
+        if alert.cluster_id:
+            _remember(conn, alert, ts)
         cursor = conn.execute(
             "INSERT OR IGNORE INTO outbox (alert_key, destination_id, event, payload, "
             "next_attempt_at, created_at, updated_at, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -334,29 +362,56 @@ class SqliteStore:
         return _from_ts(rows[0][0])
 
     def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None:
+        """The row was delivered; an ``alert.created`` also leaves its ``remote_ref`` (Slack's
+        ``ts``) in its cluster's memory, so follow-ups find the thread after a purge."""
         ts = now.timestamp()
-        self._write(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, "
-            "attempts = attempts + 1, last_error = NULL, remote_ref = ? WHERE id = ?",
-            (ts, ts, remote_ref, entry_id),
-        )
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, "
+                "attempts = attempts + 1, last_error = NULL, remote_ref = ? WHERE id = ?",
+                (ts, ts, remote_ref, entry_id),
+            )
+            conn.execute(
+                "UPDATE cluster_alerts SET remote_ref = ?, sent_at = ? WHERE (alert_key, "
+                "destination_id) IN (SELECT alert_key, destination_id FROM outbox WHERE id = ? "
+                "AND event = 'alert.created')",
+                (remote_ref, ts, entry_id),
+            )
 
     def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]:
-        """The first ``alert.created`` of ``cluster_id`` per destination (any status)."""
+        """The first ``alert.created`` of ``cluster_id`` per destination, whatever became of
+        its outbox row (pending, sent, dead or purged): the cluster's own memory."""
         rows = self._query(
-            "SELECT destination_id, payload FROM outbox WHERE cluster_id = ? "
-            "AND event = 'alert.created' ORDER BY id DESC",
+            "SELECT destination_id, payload FROM cluster_alerts WHERE cluster_id = ?",
             (cluster_id,),
         )
         return {dest: Alert.from_json(payload) for dest, payload in rows}
 
     def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None:
-        """``(status, remote_ref)`` of one alert at one destination, or None if never queued."""
+        """``(status, remote_ref)`` of one alert at one destination, or None if never queued.
+
+        A purged row answers from the cluster memory: ``("sent", remote_ref)``.
+        """
         rows = self._query(
             "SELECT status, remote_ref FROM outbox WHERE alert_key = ? AND destination_id = ?",
             (alert_key, destination_id),
         )
-        return (str(rows[0][0]), rows[0][1]) if rows else None
+        if rows:
+            return str(rows[0][0]), rows[0][1]
+        remembered = self._query(
+            "SELECT remote_ref FROM cluster_alerts WHERE alert_key = ? AND destination_id = ?",
+            (alert_key, destination_id),
+        )
+        return ("sent", remembered[0][0]) if remembered else None
+
+    def prune_cluster_alerts(self, older_than: datetime) -> int:
+        """Forget what clusters last active before ``older_than`` remember of their alerts.
+
+        Call it with the dedup retention cutoff: by then no new copy can join those clusters.
+        """
+        return self._write(
+            "DELETE FROM cluster_alerts WHERE last_seen_at < ?", (older_than.timestamp(),)
+        )
 
     def mark_retry(
         self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
@@ -458,6 +513,24 @@ class _LockedRunner:
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> sqlite3.Cursor:
         with self._lock:
             return self._conn.executemany(sql, parameters)
+
+
+def _remember(conn: sqlite3.Connection, alert: Alert, ts: float) -> None:
+    """Keep the cluster's memory of its alerts: the first ``alert.created`` per destination
+    wins; any later alert of the cluster there (a follow-up) marks the cluster active."""
+    if alert.event == "alert.created":
+        conn.execute(
+            "INSERT INTO cluster_alerts (cluster_id, destination_id, alert_key, payload, "
+            "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cluster_id, "
+            "destination_id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+            (alert.cluster_id, alert.destination_id, alert.key, alert.to_json(), ts, ts),
+        )
+    else:
+        conn.execute(
+            "UPDATE cluster_alerts SET last_seen_at = max(last_seen_at, ?) "
+            "WHERE cluster_id = ? AND destination_id = ?",
+            (ts, alert.cluster_id, alert.destination_id),
+        )
 
 
 def story_digest(story: Story) -> str:

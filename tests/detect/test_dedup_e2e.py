@@ -208,3 +208,38 @@ def test_an_edited_story_is_an_update_not_a_new_alert(
     update = hook.delivered()[1].json()["data"]
     assert update["story"]["title"].startswith("UPDATE:")
     assert update["parent_alert_id"] == hook.delivered()[0].json()["data"]["alert_id"]
+
+
+def test_a_copy_after_outbox_purge_is_still_a_follow_up_in_the_thread(
+    tmp_path: Path, receivers: tuple[WebhookReceiver, WebhookReceiver]
+) -> None:
+    """``outbox purge`` deletes the alert's sent rows; a later copy still follows up, and its
+    Slack reply still lands in the alert's thread (the cluster remembers both)."""
+    hook, slack = receivers
+    with FeedServer() as server:
+        feeds = _wire_feeds(server)[:2]
+        herald_copy = server.routes["/herald.xml"]
+        server.set_feed("/herald.xml", rss_feed([], title="The Korea Herald"), etag='"empty"')
+        config = _config(tmp_path, feeds, hook, slack)
+        assert run_cli("once", config=config).returncode == 0
+        first = [r.json() for r in hook.delivered() if r.json()["type"] == "alert.created"]
+        assert [b["data"]["story"]["outlet"] for b in first] == ["Yonhap"]
+        purged = run_cli("outbox", "purge", "--sent", "--older-than", "0s", config=config)
+        assert purged.returncode == 0, purged.stderr
+        assert "purged 0 " not in purged.stdout
+        listed = run_cli("outbox", "list", "--status", "sent", "--json", config=config)
+        assert listed.stdout.strip() == ""  # JSON lines: no sent row is left
+        server.set_feed("/herald.xml", herald_copy.body, etag='"herald-2"')
+        assert run_cli("once", config=config).returncode == 0
+    wire = [
+        r.json()
+        for r in hook.delivered()
+        if "artillery shells" in r.json()["data"]["story"]["title"]
+    ]
+    assert [b["type"] for b in wire] == ["alert.created", "alert.updated"]
+    assert wire[1]["data"]["parent_alert_id"] == wire[0]["data"]["alert_id"]
+    api = [r.json() for r in slack.delivered() if r.path.startswith("/api/")]
+    wire_api = [m for m in api if "artillery shells" in m["text"]]
+    assert len(wire_api) == 2
+    assert "thread_ts" not in wire_api[0]
+    assert wire_api[1].get("thread_ts") == "1700000000.000100"

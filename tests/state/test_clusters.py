@@ -12,7 +12,7 @@ import pytest
 
 from monitor.detect import dedup
 from monitor.errors import StoreError
-from monitor.models import Story
+from monitor.models import Alert, Severity, Story
 from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
 from monitor.state.sqlite import SqliteStore
 from tests.detect.test_dedup import load_fixture, make_story
@@ -197,3 +197,103 @@ def test_ensure_schema_is_idempotent(conn: sqlite3.Connection) -> None:
     ensure_schema(conn)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"dedup_stories", "dedup_keys", "dedup_clusters"} <= tables
+
+
+# --- the cluster's alert memory (SqliteStore.cluster_alerts) ----------------------------------
+
+
+def _alert(story: Story, destination: str, *, event: str = "alert.created",
+           key: str | None = None, cluster: str = "cl_one") -> Alert:  # fmt: skip
+    return Alert(
+        key=key or f"{event}-{story.key}-{destination}",
+        destination_id=destination,
+        event=event,
+        rule_id="r1",
+        topic="dprk",
+        severity=Severity.HIGH,
+        score=3.5,
+        story=story,
+        hits=(),
+        created_at=T0,
+        cluster_id=cluster,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "memory.db")
+    yield opened
+    opened.close()
+
+
+def _first_story() -> Story:
+    return wire_and_unrelated()[0][0]
+
+
+def test_memory_outlives_purged_outbox_rows(store: SqliteStore) -> None:
+    story = _first_story()
+    created = [_alert(story, "hook"), _alert(story, "bot")]
+    store.commit_stories([story], created, T0)
+    for entry in store.due_deliveries(T0):
+        ref = "1700000000.000100" if entry.destination_id == "bot" else None
+        store.mark_sent(entry.id, T0, remote_ref=ref)
+    assert store.purge_sent(T0 + timedelta(seconds=1)) == 2
+    assert store.outbox() == []
+    remembered = store.cluster_alerts("cl_one")
+    assert {dest: alert.key for dest, alert in remembered.items()} == {
+        "hook": created[0].key,
+        "bot": created[1].key,
+    }
+    assert store.delivery_of(created[1].key, "bot") == ("sent", "1700000000.000100")
+    assert store.delivery_of(created[0].key, "hook") == ("sent", None)
+    assert store.delivery_of("never-queued", "hook") is None
+
+
+def test_the_first_alert_of_a_cluster_per_destination_wins(store: SqliteStore) -> None:
+    story = _first_story()
+    first = _alert(story, "hook", key="first")
+    store.enqueue([first], T0)
+    store.enqueue([_alert(story, "hook", key="second")], T0 + timedelta(minutes=1))
+    assert store.cluster_alerts("cl_one")["hook"].key == "first"
+    assert store.cluster_alerts("cl_other") == {}
+    # a pending row answers from the outbox itself
+    assert store.delivery_of("first", "hook") == ("pending", None)
+
+
+def test_follow_ups_keep_the_memory_alive_until_pruned(store: SqliteStore) -> None:
+    story = _first_story()
+    store.enqueue([_alert(story, "hook")], T0)
+    later = T0 + timedelta(days=20)
+    store.enqueue([_alert(story, "hook", event="alert.updated", key="up")], later)
+    assert store.prune_cluster_alerts(T0 + timedelta(days=10)) == 0
+    assert "hook" in store.cluster_alerts("cl_one")
+    assert store.prune_cluster_alerts(later + timedelta(seconds=1)) == 1
+    assert store.cluster_alerts("cl_one") == {}
+
+
+def test_a_failed_enqueue_leaves_no_memory(store: SqliteStore) -> None:
+    story = _first_story()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.enqueue([_alert(story, "hook")], T0)
+        raise RuntimeError("crash before commit")
+    assert store.cluster_alerts("cl_one") == {}
+
+
+def test_migration_fills_the_memory_from_existing_outbox_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = SqliteStore(path)
+    story = _first_story()
+    old.commit_stories([story], [_alert(story, "bot")], T0)
+    entry = old.due_deliveries(T0)[0]
+    old.mark_sent(entry.id, T0, remote_ref="1700000000.000200")
+    # step back to schema 4, as a store written before the memory existed
+    old.conn.execute("DROP TABLE cluster_alerts")
+    old.conn.execute("PRAGMA user_version = 4")
+    old.close()
+    reopened = SqliteStore(path)
+    try:
+        assert reopened.cluster_alerts("cl_one")["bot"].key == entry.alert.key
+        reopened.purge_sent(T0 + timedelta(seconds=1))
+        assert reopened.delivery_of(entry.alert.key, "bot") == ("sent", "1700000000.000200")
+    finally:
+        reopened.close()

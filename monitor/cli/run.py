@@ -108,7 +108,7 @@ class App:
         retention = timedelta(days=self.settings.model.dedup.retention_days)
         cutoff = self.clock.now() - retention
         removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
-        removed["cluster_alerts"] = self.store.prune_cluster_alerts(cutoff)
+        memories = self.store.prune_cluster_alerts(cutoff)  # what old clusters knew of alerts
         while True:
             with self.store.transaction():
                 batch = self.clusters.prune(older_than=cutoff, limit=PRUNE_BATCH)
@@ -116,7 +116,9 @@ class App:
             if batch < PRUNE_BATCH:
                 break
             await asyncio.sleep(0)
-        log.info("housekeeping_done", older_than=cutoff.isoformat(), **removed)
+        log.info(
+            "housekeeping_done", older_than=cutoff.isoformat(), cluster_alerts=memories, **removed
+        )
         return removed
 
     async def aclose(self) -> None:

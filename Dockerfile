@@ -25,11 +25,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 
-# pyproject.toml and README.md (its readme) first, then the package: a change to the code
-# does not throw away the layer above.
-COPY pyproject.toml README.md ./
+# The pinned, hashed dependencies first (requirements.lock, from `make lock`): the image gets
+# exactly the versions CI tested, and pip refuses any file whose hash differs. Then the
+# package itself without resolving anything again; a change to the code does not throw away
+# the dependency layer.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY pyproject.toml setup.py README.md ./
 COPY monitor ./monitor
-RUN /opt/venv/bin/pip install --no-cache-dir /src \
+COPY config ./config
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps /src \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 # --- runtime ---------------------------------------------------------------------------------

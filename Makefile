@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck importlint hadolint unit bench clean
+.PHONY: run test lint typecheck importlint hadolint unit bench clean lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ test: lint typecheck importlint hadolint unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# requirements.lock: every runtime dependency pinned with its hashes (the Dockerfile installs
+# it with --require-hashes). Run after changing [project] dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+	    -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

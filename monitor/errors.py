@@ -2,6 +2,7 @@
 
     MonitorError
     ├── ConfigError          bad config, watchlist or rule file (exit 2): file, key path, value
+    ├── UsageError           bad command-line input (an argument, a file or stdin; exit 2)
     ├── FetchError           a feed could not be fetched; always names the feed
     │   ├── FetchTimeout         total deadline or connect/read timeout
     │   ├── FetchTooLarge        body (after decompression) past the byte cap
@@ -39,6 +40,10 @@ class ConfigError(MonitorError):
         self.key_path = key_path
         where = ": ".join(part for part in (file, key_path) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class UsageError(MonitorError):
+    """What the operator typed or piped in cannot be used (not a config problem)."""
 
 
 class FetchError(MonitorError):

@@ -84,9 +84,9 @@ def _day(value: str) -> str:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from monitor.service import config
+    from monitor.cli.common import cli_config
 
-    return config.load_config(config.resolve_config_path(getattr(args, "config", None)))
+    return cli_config(args)
 
 
 def _pack(settings: Any) -> Pack:

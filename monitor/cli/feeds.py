@@ -53,10 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    # Imported here: the config pulls in the detection pack, which parse-files never needs.
-    from monitor.service.config import load_config, resolve_config_path
+    from monitor.cli.common import cli_config
 
-    settings = load_config(resolve_config_path(args.config))
+    settings = cli_config(args)
     now = SystemClock().now()
     rows = feed_rows(settings.feeds, settings.state_path, now=now)
     if args.json:

@@ -34,7 +34,6 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     outbox = sub.add_parser("outbox", help="inspect and replay queued, sent and dead alerts")
-    outbox.add_argument("--state", metavar="PATH", help="state database (default: from the config)")
     actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
     actions.required = True
 
@@ -86,9 +85,9 @@ def open_store(args: argparse.Namespace) -> Iterator[SqliteStore]:
     if args.state:
         path = args.state
     else:  # imported here: loading the config compiles the detection pack, not needed with --state
-        from monitor.service.config import load_config, resolve_config_path
+        from monitor.cli.common import cli_config
 
-        path = load_config(resolve_config_path(args.config)).state_path
+        path = cli_config(args).state_path
     store = SqliteStore(path)
     try:
         yield store

@@ -20,6 +20,7 @@ import httpx
 import structlog
 import yaml
 
+from monitor.cli.common import cli_config, config_path, load_settings, overrides
 from monitor.clock import SystemClock
 from monitor.deliver.digest import digests_for
 from monitor.deliver.notifiers import build_notifier
@@ -31,10 +32,9 @@ from monitor.detect.parse_pool import ProcessParser
 from monitor.detect.poller import FeedPoller, PollPolicy
 from monitor.ports import Notifier
 from monitor.service import config as config_mod
-from monitor.service.config import Settings, load_config, resolve_config_path
+from monitor.service.config import Settings
 from monitor.service.daemon import CycleSummary, Daemon
 from monitor.service.metrics import Metrics
-from monitor.service.observability import configure_logging
 from monitor.state.clusters import ClusterIndex
 from monitor.state.sqlite import SqliteStore
 
@@ -221,20 +221,6 @@ def _policy(settings: Settings) -> PollPolicy:
     )
 
 
-def load_settings(args: argparse.Namespace) -> Settings:
-    """Load the config named on the command line and set up logging with its secrets."""
-    settings = load_config(resolve_config_path(args.config))
-    fmt = settings.model.log.format
-    configure_logging(
-        json=None if fmt == "auto" else fmt == "json",
-        level=settings.model.log.level,
-        secrets=settings.secrets,
-    )
-    for dest_id in settings.skipped_destinations:
-        log.info("destination_skipped", destination=dest_id, reason="url or token is empty")
-    return settings
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -276,13 +262,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     return asyncio.run(
         Runtime(
-            settings, build_app=build_app, config_arg=args.config, watch_config=args.watch_config
+            settings,
+            build_app=build_app,
+            config_arg=str(config_path(args)),
+            config_overrides=overrides(args),
+            watch_config=args.watch_config,
         ).run()
     )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = load_config(resolve_config_path(args.config))
+    settings = cli_config(args)
     pack = settings.pack.summary()
     print(f"config: {settings.path} is valid")
     print(f"  feeds: {len(settings.feeds)}")
@@ -304,7 +294,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_dump_config(args: argparse.Namespace) -> int:
-    settings = load_config(resolve_config_path(args.config))
+    settings = cli_config(args)
     data: dict[str, Any] = config_mod.redacted_dump(settings)
     yaml.safe_dump(data, sys.stdout, sort_keys=False, allow_unicode=True)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,13 @@ class Runtime:
         *,
         build_app: Callable[[Settings], Any],
         config_arg: str | None = None,
+        config_overrides: Mapping[str, Any] | None = None,
         watch_config: bool = False,
     ) -> None:
         self.settings = settings
         self.build_app = build_app
         self.config_arg = config_arg
+        self.config_overrides = dict(config_overrides or {})  # --state, --log-format
         self.watch_config = watch_config
         self.app: Any = None
         self.daemon: Daemon | None = None
@@ -144,7 +146,7 @@ class Runtime:
         """Re-read the config; swap it in on success, keep the old one on failure."""
         path = resolve_config_path(self.config_arg)
         try:
-            new = load_config(path)
+            new = load_config(path, overrides=self.config_overrides)
         except MonitorError as exc:
             log.error(
                 "config_reload_failed",

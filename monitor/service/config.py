@@ -32,12 +32,18 @@ from pydantic import (
     model_validator,
 )
 
+from monitor import __version__
 from monitor.detect.match import Pack, compile_pack
 from monitor.detect.netpolicy import parse_networks
 from monitor.errors import ConfigError
 from monitor.models import DestinationSpec, FeedSpec, Severity
+from monitor.service.bundle import bundled_config
 
-BUNDLED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "monitor.yaml"
+BUNDLED_CONFIG = bundled_config()
+DEFAULT_USER_AGENT = (
+    f"sanctions-monitor/{__version__} (+https://github.com/sanctions-monitor/sanctions-monitor;"
+    " news monitoring)"
+)
 SECRET_KEYS = frozenset({"secret", "secrets", "token", "password"})
 REDACTED = "<redacted>"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -86,7 +92,7 @@ class StateModel(_Strict):
 
 
 class HttpModel(_Strict):
-    user_agent: str = "sanctions-monitor/0.1 (+https://github.com/sanctions-monitor)"
+    user_agent: str = DEFAULT_USER_AGENT
     timeout_s: PositiveFloat = 30.0
     max_bytes: Annotated[int, Field(gt=0)] = 5_000_000
     per_host_limit: Annotated[int, Field(gt=0)] = 2
@@ -229,11 +235,16 @@ class Settings:
         return next((f for f in self.feeds if f.id == feed_id), None)
 
 
-def load_config(path: Path | str) -> Settings:
-    """Read, substitute, validate and compile; raise ``ConfigError`` naming file and key."""
+def load_config(path: Path | str, *, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read, substitute, validate and compile; raise ``ConfigError`` naming file and key.
+
+    ``overrides`` maps dotted keys (``state.path``, ``log.format``) to values that replace the
+    file's (the command line's ``--state`` and ``--log-format``); they are validated as the
+    file's own values are.
+    """
     path = Path(path)
     raw = _read_yaml(path)
-    substituted = _substitute(raw, str(path), "")
+    substituted = _with_overrides(_substitute(raw, str(path), ""), overrides or {})
     try:
         model = ConfigModel.model_validate(substituted)
     except ValidationError as exc:
@@ -263,6 +274,22 @@ def load_config(path: Path | str) -> Settings:
         pack=pack,
         secrets=frozenset(_secrets_of(destinations)),
     )
+
+
+def _with_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
+    """``data`` with each dotted key of ``overrides`` set (sections created as needed)."""
+    if not overrides or not isinstance(data, dict):
+        return data
+    result = dict(data)
+    for dotted, value in overrides.items():
+        node = result
+        *sections, last = dotted.split(".")
+        for name in sections:
+            inner = node.get(name)
+            node[name] = dict(inner) if isinstance(inner, dict) else {}
+            node = node[name]
+        node[last] = value
+    return result
 
 
 def redacted_dump(settings: Settings) -> dict[str, Any]:

@@ -264,12 +264,13 @@ def configure_logging(
 ) -> None:
     """Route structlog and stdlib logging through one redacting formatter on ``stream``.
 
-    ``json=None`` decides by ``$LOG_FORMAT`` and whether ``stream`` (default: stdout) is a
-    terminal. ``level`` applies to everything; httpx, httpcore and apscheduler log at WARNING
-    at least (they speak on every request and every job run). Calling it again replaces the
-    handler installed the previous time and keeps every secret registered so far.
+    ``json=None`` decides by ``$LOG_FORMAT`` and whether ``stream`` (default: stderr) is a
+    terminal; logs never share stdout with what a command prints. ``level`` applies to
+    everything; httpx, httpcore and apscheduler log at WARNING at least (they speak on every
+    request and every job run). Calling it again replaces the handler installed the previous
+    time and keeps every secret registered so far.
     """
-    out = stream if stream is not None else sys.stdout
+    out = stream if stream is not None else sys.stderr
     add_secrets(secrets)
     use_json = wants_json(out, json=json)
     colors = not use_json and "NO_COLOR" not in os.environ and _isatty(out)

@@ -102,9 +102,10 @@ def counts(stdout: str) -> dict[str, int]:
     return {key: int(m.group(1)) for key, m in found.items() if m}
 
 
-def log_events(stdout: str) -> list[dict[str, Any]]:
+def log_events(stderr: str) -> list[dict[str, Any]]:
+    """The JSON log lines (on stderr: stdout carries only the summary and console alerts)."""
     events = []
-    for line in stdout.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("{"):
             events.append(json.loads(line))
     return events
@@ -165,8 +166,9 @@ def test_once_alerts_the_aurus_story_once_and_then_polls_conditionally(
     assert len(requests) == 2
     assert "if-none-match" not in requests[0].headers
     assert requests[1].headers.get("if-none-match") == '"world-v1"'
-    polled = [e for e in log_events(second.stdout) if e.get("event") == "feed_polled"]
-    assert [e.get("status") for e in polled] == [304], second.stdout
+    polled = [e for e in log_events(second.stderr) if e.get("event") == "feed_polled"]
+    assert [e.get("status") for e in polled] == [304], second.stderr
+    assert not [line for line in second.stdout.splitlines() if line.startswith("{")]
     assert counts(second.stdout) == {
         "ok": 1, "failed": 0, "new": 0, "queued": 0, "sent": 0, "pending": 0,
     }  # fmt: skip
@@ -229,7 +231,7 @@ def test_broken_feeds_fail_alone_while_a_good_feed_is_polled_and_alerted(
     assert set(failures) == set(BROKEN_FEEDS), result.stdout
     for feed_id, (_, expected) in BROKEN_FEEDS.items():
         assert re.search(expected, failures[feed_id], re.IGNORECASE), (feed_id, failures)
-    failed_events = {e["feed_id"] for e in log_events(result.stdout) if e["event"] == "feed_failed"}
+    failed_events = {e["feed_id"] for e in log_events(result.stderr) if e["event"] == "feed_failed"}
     assert failed_events == set(BROKEN_FEEDS)
     [delivered] = webhook_receiver.delivered()
     assert delivered.verified is True

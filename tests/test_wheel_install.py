@@ -29,7 +29,8 @@ from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
 
 __all__ = ["feed_server"]
 
-pytestmark = pytest.mark.slow
+# A venv and a dependency install take minutes on a busy two-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "monitor", "config")

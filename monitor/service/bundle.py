@@ -13,7 +13,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, UsageError
 
 #: The YAML files ``init`` copies, as globs relative to the bundle's folder.
 STARTER_GLOBS = ("monitor.yaml", "rules/*.yaml", "watchlists/*.yaml")
@@ -47,13 +47,13 @@ def starter_files() -> list[Path]:
 def write_starter(dest: Path, *, force: bool = False) -> list[Path]:
     """Copy the bundled config, rules and watchlists into ``dest``; returns the files written.
 
-    Refuses (``ConfigError``) to overwrite an existing file unless ``force``: an operator's
+    Refuses (``UsageError``) to overwrite an existing file unless ``force``: an operator's
     edited copy is never lost to a second ``init``.
     """
     files = starter_files()
     clashes = [dest / rel for rel in files if (dest / rel).exists()]
     if clashes and not force:
-        raise ConfigError(
+        raise UsageError(
             f"init: {clashes[0]} already exists ({len(clashes)} file(s) would be overwritten;"
             " use --force to replace them)"
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,11 +105,8 @@ def test_table_shows_health_failures_and_relative_times(state_path: Path) -> Non
 def test_feeds_command_json(
     state_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake_config = types.ModuleType("monitor.service.config")
     settings = types.SimpleNamespace(feeds=SPECS, state_path=state_path)
-    fake_config.load_config = lambda path: settings  # type: ignore[attr-defined]
-    fake_config.resolve_config_path = Path  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "monitor.service.config", fake_config)
+    monkeypatch.setattr("monitor.cli.common.cli_config", lambda args: settings)
     code = feeds_cli.cmd_feeds(argparse.Namespace(config="x.yaml", json=True))
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and [d["id"] for d in data] == ["nknews", "tass", "old-feed"]

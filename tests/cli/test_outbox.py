@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.cli import outbox
+from monitor.cli import build_parser, outbox
 from monitor.deliver.notifiers import SlackNotifier
 from monitor.deliver.worker import DeliveryWorker
 from monitor.models import DestinationSpec
@@ -24,10 +23,8 @@ from tests.support import FakeClock
 
 
 def run(db: Path, *argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="sanctions-monitor")
-    parser.add_argument("--config")
-    outbox.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["outbox", "--state", str(db), *argv])
+    """``outbox ACTION … --state DB`` through the real parser (the global option last)."""
+    args = build_parser().parse_args(["outbox", *argv, "--state", str(db)])
     code: int = args.func(args)
     return code
 

@@ -109,6 +109,7 @@ def test_init_then_once_alerts_with_the_bundled_rules_on_a_loopback_feed(
     config["destinations"] = [{"id": "console", "type": "console", "min_severity": "low"}]
     config["state"] = {"path": str(tmp_path / "state" / "monitor.db")}
     config["server"] = {"enabled": False}
+    config["http"] = {**config.get("http", {}), "allow_networks": ["127.0.0.0/8"]}
     config["defaults"] = {**config.get("defaults", {}), "max_story_age_h": 24 * 365}
     (conf / "monitor.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
 

@@ -6,6 +6,12 @@ Each file goes through exactly what a fetched body goes through (``ProcessParser
 → ``parse_feed``), as ``sanctions-monitor parse-files DIR`` does; this script adds the time per
 file and prints Markdown for bench/README.md. A file that fails gets its error in the table;
 nothing crashes the run.
+
+Then the pre-scan's corpus check (issue 16 point 2, ``tests/detect/prescan_check.py``): each
+file is parsed whole as today, and again by a parser that remembers every item but the first
+from an earlier poll and parses only what is new. It prints, per file, the items the pre-scan
+found beside feedparser's stories, how many the second parse skipped, whether it fell back to
+the whole body, and whether its stories were today's (same key set, identical stories).
 """
 
 from __future__ import annotations
@@ -13,13 +19,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.cli.feeds import _parse_one
+from monitor.cli.feeds import _parse_one, _read_body
 from monitor.detect.parse_pool import ProcessParser
+from monitor.errors import MonitorError
+from monitor.models import FeedSpec, FetchResult
+from tests.detect.prescan_check import check_body
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "feeds"
 
@@ -61,12 +71,41 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+async def corpus_check(folder: Path) -> str:
+    """The pre-scan equivalence check over every file, as Markdown."""
+    lines = [
+        "| file | items found | feedparser stories | skipped | fell back | equivalent |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    bad = 0
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        spec = FeedSpec(id=path.name, url=f"https://files.invalid/{path.name}")
+        try:
+            body = _read_body(path, spec)
+        except (OSError, MonitorError) as exc:
+            lines.append(f"| {path.name} | - | - | - | - | unreadable ({exc}) |")
+            continue
+        result = FetchResult(spec.id, spec.url, 200, body, fetched_at=datetime.now(UTC))
+        verdict = await check_body(result, spec)
+        bad += not verdict.ok
+        found = "refused" if verdict.items is None else str(verdict.items)
+        same = "yes" if verdict.ok else "**no**: " + "; ".join(verdict.problems)
+        lines.append(
+            f"| {path.name} | {found} | {verdict.entries} | {verdict.skipped} | "
+            f"{'yes' if verdict.fell_back else 'no'} | {same} |"
+        )
+    lines += ["", f"pre-scan corpus check: {len(lines) - 2} files, {bad} not equivalent."]
+    return "\n".join(lines)
+
+
 def main() -> int:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
     if not folder.is_dir():
         print(f"parse_files: {folder} is not a folder", file=sys.stderr)
         return 2
     print(markdown(asyncio.run(run(folder))))
+    print()
+    print(asyncio.run(corpus_check(folder)))
     return 0
 
 

@@ -7,6 +7,7 @@ stripped, entities decoded); escaping happens at output, in ``render``.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -125,10 +126,22 @@ class Story:
     key: str = ""
     tags: tuple[str, ...] = ()
 
+    @property
+    def digest(self) -> str:
+        """A short hash of the raw title and summary: equal text, equal digest. The store keeps
+        it to notice an edit; the parser pool compares it to skip an unchanged item."""
+        material = f"{self.title}\x1f{self.summary}".encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(material, digest_size=8).hexdigest()
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A parsed body: the feed's own metadata and its stories."""
+    """A parsed body: the feed's own metadata and its stories.
+
+    ``unchanged_published`` holds the published times of items the parser pool recognised as
+    stored and unchanged and so did not parse again (``None`` for undated ones): they are not
+    in ``stories``, but they still count for the feed's rhythm and its item count.
+    """
 
     feed_id: str
     version: str
@@ -137,6 +150,7 @@ class ParsedFeed:
     ttl_s: float | None = None
     encoding: str | None = None
     bozo: str | None = None
+    unchanged_published: tuple[datetime | None, ...] = ()
 
 
 # --- match → assess -------------------------------------------------------------------------

@@ -159,7 +159,10 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         per_host_limit=http.per_host_limit,
         global_limit=http.global_limit,
     )
-    parser = ProcessParser(time_limit_s=model.defaults.parse_time_limit_s)
+    # known: parse only a changed feed's new or edited items (issue 16)
+    parser = ProcessParser(
+        time_limit_s=model.defaults.parse_time_limit_s, known=store.stored_digests
+    )
     notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
     metrics = Metrics()
     destination_types = {d.id: d.type for d in settings.destinations}

@@ -22,6 +22,7 @@ import io
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
@@ -50,6 +51,18 @@ def build_parsed(parsed: Any, result: FetchResult, feed: FeedSpec) -> ParsedFeed
 
     Split out so the parser worker can time feedparser apart from our own work.
     """
+    head, per_entry = build_entries(parsed, result, feed)
+    return replace(head, stories=tuple(story for story in per_entry if story is not None))
+
+
+def build_entries(
+    parsed: Any, result: FetchResult, feed: FeedSpec
+) -> tuple[ParsedFeed, list[Story | None]]:
+    """The feed's metadata (a ``ParsedFeed`` without stories) and one story per feedparser
+    entry, ``None`` where an entry carries nothing to identify or read.
+
+    For the parser pool's pre-scan, which pairs entries with the items it found in the body.
+    """
     version = str(parsed.get("version") or "")
     entries: list[Any] = list(parsed.get("entries") or [])
     if not entries and (not version or _serious_bozo(parsed)):
@@ -57,20 +70,20 @@ def build_parsed(parsed: Any, result: FetchResult, feed: FeedSpec) -> ParsedFeed
     meta: Mapping[str, Any] = parsed.get("feed") or {}
     feed_title = _text_of(meta, "title") or None
     base = result.content_location or result.url or feed.url
-    stories = tuple(
-        story
+    per_entry = [
+        _story(entry, feed=feed, result=result, base=base, feed_title=feed_title)
         for entry in entries
-        if (story := _story(entry, feed=feed, result=result, base=base, feed_title=feed_title))
-    )
-    return ParsedFeed(
+    ]
+    head = ParsedFeed(
         feed_id=feed.id,
         version=version or "unknown",
         title=feed_title,
-        stories=stories,
+        stories=(),
         ttl_s=_ttl_s(meta.get("ttl")),
         encoding=parsed.get("encoding") or None,
         bozo=_bozo(parsed),
     )
+    return head, per_entry
 
 
 def run_feedparser(result: FetchResult, feed: FeedSpec) -> Any:

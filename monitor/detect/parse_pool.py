@@ -34,8 +34,10 @@ from typing import IO, Any
 
 import structlog
 
+from monitor.detect import prescan
 from monitor.detect.dedup import story_key
-from monitor.detect.parse import build_parsed, run_feedparser
+from monitor.detect.item_memory import ItemMemory, KnownDigests, Plan, Seen
+from monitor.detect.parse import build_entries, run_feedparser
 from monitor.errors import ParseError
 from monitor.models import FeedSpec, FetchResult, ParsedFeed, Story
 
@@ -140,6 +142,13 @@ class ProcessParser:
 
     ``max_memory_bytes`` optionally caps each worker's address space (``RLIMIT_AS``); a parse
     that needs more fails with a ``ParseError`` instead of growing the host's memory.
+
+    ``known`` (the store's ``stored_digests``) turns on parsing only what is new: a changed
+    body is pre-scanned (``prescan``), the items remembered from the feed's last parse whose
+    story the store holds unchanged are cut out, and the worker parses the rest as a smaller
+    document (``item_memory``). Those items' stories are then not in ``ParsedFeed.stories``;
+    their dates are in ``unchanged_published``. Anything the pre-scan or that smaller parse
+    cannot vouch for is parsed whole, as without ``known``.
     """
 
     def __init__(
@@ -148,10 +157,14 @@ class ProcessParser:
         time_limit_s: float = 10.0,
         workers: int = 1,
         max_memory_bytes: int | None = None,
+        known: KnownDigests | None = None,
     ) -> None:
         self.time_limit_s = time_limit_s
         self.workers = workers
         self.max_memory_bytes = max_memory_bytes
+        self._memory = ItemMemory(known) if known is not None else None
+        self.items_skipped = 0  # items not parsed again (the bench and tests read these)
+        self.fallbacks = 0  # bodies parsed whole after a smaller parse could not be trusted
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -163,6 +176,34 @@ class ProcessParser:
 
     async def parse(self, result: FetchResult, feed: FeedSpec) -> ParsedFeed:
         """Parse in a worker; ``ParseError`` naming the feed on a bad body, overrun or crash."""
+        memory = self._memory
+        found = prescan.scan(result.body, salt=_salt(result, feed)) if memory else None
+        if memory is None or found is None:
+            if memory is not None:
+                memory.forget(feed.id)
+            return _finish(*await self._parse_body(result, feed))
+        plan = memory.plan(feed.id, found)
+        if plan.skip:
+            small = dataclasses.replace(result, body=prescan.without(result.body, found, plan.skip))
+            killed = self.killed
+            try:
+                head, per_entry = await self._parse_body(small, feed)
+            except ParseError:
+                if self.killed != killed:
+                    raise  # it overran or crashed: the whole body would do no better
+            else:
+                if memory.accept(feed.id, plan, head, per_entry):
+                    self.items_skipped += len(plan.skip)
+                    return _finish(head, per_entry, plan.skipped)
+            self.fallbacks += 1
+        head, per_entry = await self._parse_body(result, feed)
+        memory.accept(feed.id, Plan(found, frozenset(), ()), head, per_entry)
+        return _finish(head, per_entry)
+
+    async def _parse_body(
+        self, result: FetchResult, feed: FeedSpec
+    ) -> tuple[ParsedFeed, list[Story | None]]:
+        """One body through a worker: the feed's metadata and one story (or ``None``) per entry."""
         async with self._slot():
             worker = self._idle.pop() if self._idle else self._spawn(feed)
             self._busy.add(worker)
@@ -279,11 +320,27 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_writer(fd)
 
 
-def _unwrap(reply: Any, feed: FeedSpec) -> ParsedFeed:
+def _unwrap(reply: Any, feed: FeedSpec) -> tuple[ParsedFeed, list[Story | None]]:
     kind, payload = reply[0], reply[1]
     if kind == "ok":
         return _unpack(payload)
     raise ParseError(feed.id, str(payload))
+
+
+def _finish(
+    head: ParsedFeed, per_entry: list[Story | None], skipped: tuple[Seen, ...] = ()
+) -> ParsedFeed:
+    return dataclasses.replace(
+        head,
+        stories=tuple(story for story in per_entry if story is not None),
+        unchanged_published=tuple(seen.published_at for seen in skipped if seen.key is not None),
+    )
+
+
+def _salt(result: FetchResult, feed: FeedSpec) -> bytes:
+    """What shapes a story besides the body: mixed into every item fingerprint."""
+    parts = (feed.id, "\x1f".join(feed.tags), result.content_type, result.content_location)
+    return "\x00".join([*(part or "" for part in parts), result.url]).encode("utf-8", "replace")
 
 
 # A ParsedFeed crosses the pipe as tuples: unpickling 50 frozen slotted dataclasses goes
@@ -295,20 +352,25 @@ _KEY_FIELD = _STORY_FIELDS.index("key")
 _FEED_FIELDS = tuple(f.name for f in dataclasses.fields(ParsedFeed) if f.name != "stories")
 
 
-def _pack(parsed: ParsedFeed) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    head = tuple(getattr(parsed, name) for name in _FEED_FIELDS)
-    rows = []
-    for story in parsed.stories:
+_Packed = tuple[tuple[Any, ...], list[tuple[Any, ...] | None]]
+
+
+def _pack(head: ParsedFeed, per_entry: list[Story | None]) -> _Packed:
+    rows: list[tuple[Any, ...] | None] = []
+    for story in per_entry:
+        if story is None:
+            rows.append(None)
+            continue
         row = [getattr(story, name) for name in _STORY_FIELDS]
         row[_KEY_FIELD] = story.key or story_key(story)
         rows.append(tuple(row))
-    return head, rows
+    return tuple(getattr(head, name) for name in _FEED_FIELDS), rows
 
 
-def _unpack(packed: tuple[tuple[Any, ...], list[tuple[Any, ...]]]) -> ParsedFeed:
+def _unpack(packed: _Packed) -> tuple[ParsedFeed, list[Story | None]]:
     head, rows = packed
-    stories = tuple(Story(*row) for row in rows)
-    return ParsedFeed(**dict(zip(_FEED_FIELDS, head, strict=True)), stories=stories)
+    per_entry = [None if row is None else Story(*row) for row in rows]
+    return ParsedFeed(**dict(zip(_FEED_FIELDS, head, strict=True)), stories=()), per_entry
 
 
 def _frame(obj: Any) -> bytes:
@@ -336,7 +398,7 @@ def _parse_safely(result: FetchResult, feed: FeedSpec) -> tuple[str, Any, float,
     try:
         raw = run_feedparser(result, feed)
         feedparser_s = time.process_time() - started
-        packed = _pack(build_parsed(raw, result, feed))
+        packed = _pack(*build_entries(raw, result, feed))
         return ("ok", packed, feedparser_s, time.process_time() - started - feedparser_s)
     except ParseError as exc:
         reply: tuple[str, Any] = ("error", exc.reason)

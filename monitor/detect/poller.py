@@ -169,8 +169,9 @@ class FeedPoller:
             queued = self.store.commit_stories(fresh, alerts, now, edited=edited)
             return self._record_success(
                 feed, state, result, now,
-                parsed_ttl_s=parsed.ttl_s, body_hash=body_hash, stories=len(stories),
-                interval_s=self._interval_s(feed, state, stories),
+                parsed_ttl_s=parsed.ttl_s, body_hash=body_hash,
+                stories=len(stories) + len(parsed.unchanged_published),
+                interval_s=self._interval_s(feed, state, stories, parsed.unchanged_published),
                 new_stories=len(fresh), queued=queued, assessments=assessments,
                 parse_s=parse_s, follow_ups=follow_ups,
             )  # fmt: skip
@@ -421,14 +422,23 @@ class FeedPoller:
             body_bytes=len(result.body) if result is not None else 0,
         )
 
-    def _interval_s(self, feed: FeedSpec, state: FeedState, stories: Sequence[Story]) -> float:
-        """The feed's interval: fixed, or adapted to its publishing rhythm within bounds."""
+    def _interval_s(
+        self,
+        feed: FeedSpec,
+        state: FeedState,
+        stories: Sequence[Story],
+        unchanged_published: Sequence[datetime | None] = (),
+    ) -> float:
+        """The feed's interval: fixed, or adapted to its publishing rhythm within bounds.
+
+        The rhythm reads every item of the body: the parsed stories and the dates of those
+        the parser skipped as unchanged.
+        """
         if feed.adaptive_bounds_s is None:
             return feed.interval_s
         low, high = feed.adaptive_bounds_s
-        adapted = schedule.adaptive_interval_s(
-            (s.published_at for s in stories), min_s=low, max_s=high
-        )
+        published = [*(s.published_at for s in stories), *unchanged_published]
+        adapted = schedule.adaptive_interval_s(published, min_s=low, max_s=high)
         return adapted or state.interval_s or feed.interval_s
 
     # --- feed health --------------------------------------------------------------------------

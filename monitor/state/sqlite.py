@@ -13,7 +13,6 @@ store's lock, so no caller ever sees the connection.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -256,6 +255,20 @@ class SqliteStore:
                 fresh[story.key] = story
         return list(fresh.values())
 
+    def stored_digests(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """``Story.digest`` of each stored key among ``keys`` (``None``: stored before schema 3).
+
+        For ``triage`` and for the parser pool, which skips an item it has parsed before when
+        the store still holds its story unchanged.
+        """
+        stored: dict[str, str | None] = {}
+        for chunk_start in range(0, len(keys), 500):
+            chunk = keys[chunk_start : chunk_start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(f"SELECT key, digest FROM stories WHERE key IN ({marks})", chunk)
+            stored.update((key, digest) for key, digest in rows)
+        return stored
+
     def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
         """``(new, edited)``: stories never seen, and seen ones whose title or summary changed.
 
@@ -264,12 +277,7 @@ class SqliteStore:
         """
         by_key = {s.key: s for s in reversed(stories)}  # the first occurrence of a key wins
         keys = list(by_key)
-        stored: dict[str, str | None] = {}
-        for chunk_start in range(0, len(keys), 500):
-            chunk = keys[chunk_start : chunk_start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._query(f"SELECT key, digest FROM stories WHERE key IN ({marks})", chunk)
-            stored.update((key, digest) for key, digest in rows)
+        stored = self.stored_digests(keys)
         new: list[Story] = []
         edited: list[Story] = []
         for key in reversed(keys):
@@ -534,9 +542,8 @@ def _remember(conn: sqlite3.Connection, alert: Alert, ts: float) -> None:
 
 
 def story_digest(story: Story) -> str:
-    """A short hash of the raw title and summary: equal text, equal digest."""
-    material = f"{story.title}\x1f{story.summary}".encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(material, digest_size=8).hexdigest()
+    """A short hash of the raw title and summary: equal text, equal digest (``Story.digest``)."""
+    return story.digest
 
 
 # --- row conversion --------------------------------------------------------------------------

@@ -482,12 +482,19 @@ _FILLER = (
 
 
 def synthetic_feed(
-    n: int, items: int = 50, *, start: datetime | None = None, item_bytes: int = 0
+    n: int,
+    items: int = 50,
+    *,
+    start: datetime | None = None,
+    item_bytes: int = 0,
+    newest: int = 0,
 ) -> bytes:
     """Feed number ``n`` of the bench: ``items`` plausible news items.
 
     Each item is ~450 bytes of XML; ``item_bytes`` pads the description with paragraphs up to
     about that size (real news feeds carry 0.7 to 4.5 KB per item, ~2 KB typically).
+    ``newest`` is the number of the top story (``newest - 1`` is newer): lowering it by two
+    gives the same feed with two new stories on top and the two oldest gone.
     """
     base = start or datetime(2026, 3, 1, tzinfo=UTC)
     padding = _FILLER * max(0, round((item_bytes - 500) / 215))  # ~215 bytes once escaped
@@ -506,7 +513,7 @@ def synthetic_feed(
                 ),
                 pub_date=base - timedelta(minutes=17 * k + n),
             )
-            for k in range(items)
+            for k in range(newest, newest + items)
         ],
         title=f"Synthetic feed {n}",
     )
@@ -587,3 +594,42 @@ def serve_synthetic(
     stop.wait()
     for server in servers:
         server.stop()
+
+
+def serve_rolling(
+    count: int, items: int, commands: Any, hosts: int = 1, item_bytes: int = 0, new: int = 2
+) -> None:
+    """Child-process entry for the changed-poll bench: like ``serve_synthetic``, and on
+    ``("roll", [n, ...])`` through ``commands`` (a ``multiprocessing`` connection) the listed
+    feeds publish ``new`` stories each (the oldest ones drop off, the ETag changes); answers
+    ``"rolled"``. Sends the ports first; ``("stop",)`` stops it.
+    """
+    servers = [FeedServer() for _ in range(hosts)]
+    newest = [0] * count
+
+    def publish(n: int) -> None:
+        servers[n % hosts].set_feed(
+            f"/feed/{n}.xml",
+            synthetic_feed(n, items, item_bytes=item_bytes, newest=newest[n]),
+            etag=f'"f{n}-{-newest[n]}"',
+            last_modified=format_datetime(_EPOCH - newest[n] * _MINUTE, usegmt=True),
+            gzip=True,
+        )
+
+    for n in range(count):
+        publish(n)
+    for server in servers:
+        server.record = False
+        server.start()
+    commands.send([server.port for server in servers])
+    while (command := commands.recv())[0] == "roll":
+        for n in command[1]:
+            newest[n] -= new
+            publish(n)
+        commands.send("rolled")
+    for server in servers:
+        server.stop()
+
+
+_MINUTE = timedelta(minutes=1)
+_EPOCH = datetime(2026, 3, 1, tzinfo=UTC)

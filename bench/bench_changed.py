@@ -167,7 +167,9 @@ def _make_parser(kind: str, store: Any) -> Any:
         extra["known"] = store.stored_digests
     if kind == "process":
         return parse_pool.ProcessParser(time_limit_s=30.0, **extra)
-    return parse_pool.ExecutorParser(time_limit_s=30.0, **extra)
+    from monitor.detect.parse_executor import ExecutorParser
+
+    return ExecutorParser(time_limit_s=30.0, **extra)
 
 
 def _worker_cpu(parser: Any) -> float:
@@ -197,7 +199,7 @@ async def _ours(
     counts = {"new": 0, "alerts": 0, "errors": 0, "304": 0}
     results: dict[str, Any] = {"tree": str(root)}
     async with build_client(user_agent="bench/1", timeout_s=30.0, max_connections=32) as client:
-        clusters = ClusterIndex(store.conn) if hasattr(store, "conn") else None
+        clusters = getattr(store, "clusters", None) or ClusterIndex(store.conn)  # old commits
         poller = FeedPoller(
             fetcher=FeedFetcher(client=client, clock=SystemClock()),
             parser=parser,
@@ -294,6 +296,7 @@ def main() -> int:
                     continue  # that commit has no executor-based pool
                 name = f"{label} ({kind})" if len(parsers) > 1 else label
                 results[name] = in_child(run_ours, tree, kind, *common)
+                print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
     finally:
         ours_end.send(("stop",))
         server.join(timeout=10)

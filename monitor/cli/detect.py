@@ -90,16 +90,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _pack(settings: Any) -> Pack:
-    pack = getattr(settings, "pack", None)
-    if isinstance(pack, Pack):
-        return pack
-    from monitor.detect.match import compile_pack
-
-    return compile_pack(
-        watchlists=list(settings.watchlist_sources),
-        rules=list(settings.rule_sources),
-        disabled_topics=frozenset(settings.disabled_topics),
-    )
+    pack: Pack = settings.pack  # compiled by load_config (the parsed YAML is not kept)
+    return pack
 
 
 def default_min_severity(settings: Any) -> Severity:

@@ -135,7 +135,10 @@ class Gazetteer:
     """All aliases and terms compiled into one automaton; ``scan`` is pure and cheap."""
 
     def __init__(self, entities: Sequence[Entity], term_lists: Sequence[TermList]) -> None:
+        # Build tables: key → its patterns, and one instance of each distinct pattern (an
+        # entity's keys mostly share one). Dropped once the automata hold the keys.
         self._keys: dict[str, list[_Pattern]] = {}
+        self._patterns: dict[_Pattern, _Pattern] = {}
         self.alias_count = 0
         for entity in entities:
             for alias in entity.aliases:
@@ -151,7 +154,8 @@ class Gazetteer:
         # each kind of text whose keys are few enough gets a DFA of those (faster than the NFA;
         # an NFA over a subset would scan no faster than the NFA over all keys).
         keys = list(self._keys)
-        self._all = self._scanner(keys, _DFA_MAX_KEYS)
+        meanings = {key: tuple(patterns) for key, patterns in self._keys.items()}
+        self._all = _Scanner(keys, [meanings[k] for k in keys], dfa=len(keys) <= _DFA_MAX_KEYS)
         self._scanners = dict.fromkeys((ASCII_TEXT, HANGUL_TEXT, CYRILLIC_TEXT, MIXED), self._all)
         if len(keys) > _DFA_MAX_KEYS:
             # A key can occur only in text that holds its characters; ``normalise`` sorts keys
@@ -164,11 +168,11 @@ class Gazetteer:
                     if kind in (ASCII_TEXT, script)
                 ]
                 if len(subset) < len(keys) and len(subset) <= dfa_max:
-                    self._scanners[script] = self._scanner(subset, dfa_max)
-        self.key_count = len(self._keys)
-
-    def _scanner(self, keys: list[str], dfa_max: int) -> _Scanner:
-        return _Scanner(keys, [tuple(self._keys[key]) for key in keys], dfa=len(keys) <= dfa_max)
+                    self._scanners[script] = _Scanner(
+                        subset, [meanings[k] for k in subset], dfa=True
+                    )
+        self.key_count = len(keys)
+        del self._keys, self._patterns  # the scanners hold what matching needs
 
     @staticmethod
     def _entity_pattern(entity: Entity, *, weak: bool) -> _Pattern:
@@ -186,13 +190,14 @@ class Gazetteer:
                 template.kind, template.ref, template.label, template.side,
                 template.entity_type, template.weak, left_check, right_mode, first, last,
             )  # fmt: skip
+            pattern = self._patterns.setdefault(pattern, pattern)
             bucket = self._keys.setdefault(key, [])
             if pattern not in bucket:
                 bucket.append(pattern)
 
     def scan(self, field: Field, raw: str) -> list[Hit]:
         """Every boundary-respecting match in ``raw``, overlaps included, in text order."""
-        if not raw or not self._keys:
+        if not raw or not self.key_count:
             return []
         norm = normalise(raw)
         scanner = self._scanners[norm.script]

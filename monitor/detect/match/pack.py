@@ -8,7 +8,7 @@ the file, the entry and what is wrong, so the process exits 2 at start-up, never
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -78,11 +78,14 @@ class Pack:
 
 def compile_pack(
     *,
-    watchlists: Sequence[Source],
+    watchlists: Iterable[Source],
     rules: Sequence[Source],
     disabled_topics: Collection[str] = frozenset(),
 ) -> Pack:
-    """Validate and compile watchlist and rule files (``(path, parsed YAML)`` pairs)."""
+    """Validate and compile watchlist and rule files (``(path, parsed YAML)`` pairs).
+
+    ``watchlists`` is read once, in order, so it may be a generator that parses each file as
+    it is needed (the config load does: one file's YAML alive at a time)."""
     entities: dict[str, Entity] = {}
     term_lists: dict[str, TermList] = {}
     for path, data in watchlists:

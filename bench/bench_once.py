@@ -77,7 +77,9 @@ def run_once(tree: Path, config: Path) -> tuple[float, float, str]:
     return sum(peaks.values()) / 1024, time.perf_counter() - started, summary[:120]
 
 
-def write_configs(folder: Path, ports: list[int], feeds: int, aliases: int) -> dict[str, Path]:
+def write_configs(
+    folder: Path, ports: list[int], feeds: int, aliases: int, tree: Path = REPO
+) -> dict[str, Path]:
     import yaml
     from bench_match import generated_aliases
 
@@ -102,6 +104,10 @@ def write_configs(folder: Path, ports: list[int], feeds: int, aliases: int) -> d
         yaml.safe_dump({"watchlist": "generated", "entities": entities}, allow_unicode=True),
         encoding="utf-8",
     )
+    if "allow_networks" not in (tree / "monitor" / "service" / "config.py").read_text():
+        older = yaml.safe_load(bundled.read_text(encoding="utf-8"))  # a commit before the key
+        older["http"].pop("allow_networks", None)
+        bundled.write_text(yaml.safe_dump(older, allow_unicode=True), encoding="utf-8")
     data = yaml.safe_load(bundled.read_text(encoding="utf-8"))
     data["watchlists"].append(str(watchlist))
     data["state"]["path"] = str(folder / "b" / "state" / "monitor.db")
@@ -164,7 +170,8 @@ def main() -> int:
             for label, tree in trees:
                 folder = Path(tmp) / label
                 folder.mkdir()
-                for pack, config in write_configs(folder, ports, opts.feeds, opts.aliases).items():
+                configs = write_configs(folder, ports, opts.feeds, opts.aliases, tree)
+                for pack, config in configs.items():
                     results.append((label, pack, *run_once(tree, config)))
         finally:
             stop.set()

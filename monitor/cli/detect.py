@@ -19,8 +19,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.detect.assess import assess
+from monitor.detect.assess import assess, why_not
 from monitor.detect.match import Pack
+from monitor.detect.match.why_not import NearMiss
 from monitor.errors import ConfigError, MonitorError
 from monitor.models import Severity, Story
 from monitor.tools.evaluate import evaluate, within_dates
@@ -105,14 +106,25 @@ def default_min_severity(settings: Any) -> Severity:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     story = _story_from_args(args)
-    pack = _pack(_settings(args))
-    assessment = assess(story, pack.match(story), pack)
+    settings = _settings(args)
+    pack = _pack(settings)
+    hits = pack.match(story)
+    assessment = assess(story, hits, pack)
+    floor = default_min_severity(settings)
+    flagged = assessment.severity is not None and assessment.severity >= floor
+    misses = [] if flagged else why_not(story, hits, pack, min_severity=floor)
     if args.json:
-        print(json.dumps(_assessment_json(assessment), ensure_ascii=False, indent=2))
+        out = _assessment_json(assessment)
+        out["closest_rules"] = [_miss_json(m) for m in misses]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    print(format_explanation(story, assessment, color=color))
+    print(format_explanation(story, assessment, color=color, near_misses=misses))
     return 0
+
+
+def _miss_json(miss: NearMiss) -> dict[str, Any]:
+    return {"rule_id": miss.rule_id, "met": miss.met, "total": miss.total, "missing": miss.missing}
 
 
 def _story_from_args(args: argparse.Namespace) -> Story:
@@ -244,9 +256,13 @@ class _Progress:
         self.raw = raw
         self.size = max(size, 1)
         self.started = time.perf_counter()
+        self.items = 0
 
     def update(self, items: int) -> None:
-        done = min(self.raw.tell() / self.size, 1.0)
+        self.items = items
+        self._draw(min(self.raw.tell() / self.size, 1.0), items)
+
+    def _draw(self, done: float, items: int) -> None:
         filled = int(done * 30)
         elapsed_s = time.perf_counter() - self.started
         bar = "#" * filled + "-" * (30 - filled)
@@ -254,7 +270,9 @@ class _Progress:
         sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write("\r" + " " * 70 + "\r")
+        """Draw the bar full (the whole file was read) and end its line."""
+        self._draw(1.0, self.items)
+        sys.stderr.write("\n")
         sys.stderr.flush()
 
 

@@ -11,14 +11,15 @@ Pure: no I/O and no clock (the stories get a fixed ``fetched_at``); the CLI read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.detect.assess import assess
+from monitor.detect.assess import assess, why_not
 from monitor.detect.match import Pack
-from monitor.models import Severity, Story
+from monitor.detect.match.why_not import NearMiss
+from monitor.models import Hit, Severity, Story
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RELEVANT = "relevant"
@@ -83,6 +84,23 @@ class EvalError:
     score: float
     rule_ids: tuple[str, ...]
     evidence: tuple[str, ...]
+    label: str = ""
+    closest: tuple[NearMiss, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of one error: what it is, what fired, what came closest."""
+        top = self.closest[0] if self.closest else None
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "label": self.label,
+            "lang": self.lang,
+            "severity": str(self.severity) if self.severity else None,
+            "rules": list(self.rule_ids),
+            "closest_rule": top.rule_id if top else None,
+            "missing": top.missing if top else None,
+        }
 
 
 @dataclass(slots=True)
@@ -97,6 +115,8 @@ class EvalReport:
     items: int = 0
     borderline_skipped: int = 0
     borderline_flagged: int = 0
+    borderline_relevant: int = 0
+    borderline_relevant_flagged: int = 0
     flagged: int = 0
     errors: list[EvalError] = field(default_factory=list)
 
@@ -110,21 +130,39 @@ class EvalReport:
             "flagged": self.flagged,
             "borderline_skipped": self.borderline_skipped,
             "borderline_flagged": self.borderline_flagged,
+            "borderline_relevant": self.borderline_relevant,
+            "borderline_recall": round(self.borderline_recall, 4),
+            "errors": [err.to_dict() for err in self.errors],
             "min_severity": str(self.min_severity),
             "include_borderline": self.include_borderline,
         }
 
+    @property
+    def borderline_recall(self) -> float:
+        """Of the borderline items labelled relevant (when left out), the share flagged."""
+        if not self.borderline_relevant:
+            return 0.0
+        return self.borderline_relevant_flagged / self.borderline_relevant
+
     def format_table(self) -> str:
-        """A plain-text table: overall, by language, by category."""
+        """A plain-text table: overall, by language, by category.
+
+        The header's counts are the table's: items scored and flagged exclude the borderline
+        items left out, which get their own line.
+        """
         head = f"{'':<28}{'prec':>7}{'recall':>8}{'f1':>7}{'tp':>6}{'fp':>6}{'fn':>6}{'tn':>8}"
+        scored = self.overall.tp + self.overall.fp
         lines = [
-            f"items {self.items}, flagged {self.flagged} at severity >= {self.min_severity}"
-            + (
-                ""
-                if self.include_borderline
-                else f"; borderline left out {self.borderline_skipped}"
-                f" (flagged {self.borderline_flagged})"
-            ),
+            f"items {self.overall.total}, flagged {scored} at severity >= {self.min_severity}",
+        ]
+        if not self.include_borderline:
+            lines.append(
+                f"borderline left out {self.borderline_skipped} (flagged"
+                f" {self.borderline_flagged}); relevant {self.borderline_relevant}, found"
+                f" {self.borderline_relevant_flagged}"
+                + (f" (recall {self.borderline_recall:.3f})" if self.borderline_relevant else "")
+            )
+        lines += [
             head,
             _row("overall", self.overall),
         ]
@@ -140,10 +178,13 @@ class EvalReport:
             sev = str(err.severity) if err.severity else "-"
             rules = ",".join(err.rule_ids) or "-"
             where = f"[{err.lang}/{err.category}]"
-            lines.append(f"{err.kind.upper():<10} {err.id} {where} {sev} {err.score:g} {rules}")
+            kind = err.kind.upper() + (f"({err.label})" if err.kind == "borderline" else "")
+            lines.append(f"{kind:<10} {err.id} {where} {sev} {err.score:g} {rules}")
             lines.append(f"           {err.title[:140]}")
             if err.evidence:
                 lines.append(f"           hits: {'; '.join(err.evidence)[:300]}")
+            for miss in err.closest:
+                lines.append(f"           why not: {miss.describe()}")
         return "\n".join(lines)
 
 
@@ -201,23 +242,42 @@ def evaluate(
         report.items += 1
         if progress is not None and index % 1000 == 0:
             progress(index)
-        story = story_of(item, index)
-        hits = pack.match(story)
-        assessment = assess(story, hits, pack) if hits else None
-        severity = assessment.severity if assessment else None
-        flagged = severity is not None and severity >= min_severity
-        report.flagged += flagged
-        relevant = item.get("label") == RELEVANT
-        if item.get("borderline") and not include_borderline:
-            report.borderline_skipped += 1
-            report.borderline_flagged += flagged
-            if flagged:
-                report.errors.append(_error("borderline", item, story, assessment))
-            continue
-        _count(report, item, relevant=relevant, flagged=flagged)
-        if flagged != relevant:
-            report.errors.append(_error("fp" if flagged else "fn", item, story, assessment))
+        _score(report, pack, item, index, min_severity)
+    if progress is not None:
+        progress(report.items)
     return report
+
+
+def _score(
+    report: EvalReport, pack: Pack, item: Mapping[str, Any], index: int, min_severity: Severity
+) -> None:
+    """Assess one item and count it (or file it with the borderline items left out)."""
+    story = story_of(item, index)
+    hits = pack.match(story)
+    assessment = assess(story, hits, pack) if hits else None
+    severity = assessment.severity if assessment else None
+    flagged = severity is not None and severity >= min_severity
+    report.flagged += flagged
+    relevant = item.get("label") == RELEVANT
+    if item.get("borderline") and not report.include_borderline:
+        report.borderline_skipped += 1
+        report.borderline_flagged += flagged
+        report.borderline_relevant += relevant
+        report.borderline_relevant_flagged += relevant and flagged
+        if flagged or relevant:
+            closest = () if flagged else _closest(story, hits, pack, min_severity)
+            report.errors.append(_error("borderline", item, story, assessment, closest))
+        return
+    _count(report, item, relevant=relevant, flagged=flagged)
+    if flagged != relevant:
+        closest = () if flagged else _closest(story, hits, pack, min_severity)
+        report.errors.append(_error("fp" if flagged else "fn", item, story, assessment, closest))
+
+
+def _closest(
+    story: Story, hits: Sequence[Hit], pack: Pack, min_severity: Severity
+) -> tuple[NearMiss, ...]:
+    return tuple(why_not(story, hits, pack, min_severity=min_severity, limit=2))
 
 
 def _count(report: EvalReport, item: Mapping[str, Any], *, relevant: bool, flagged: bool) -> None:
@@ -229,7 +289,13 @@ def _count(report: EvalReport, item: Mapping[str, Any], *, relevant: bool, flagg
         counts.add(relevant=relevant, flagged=flagged)
 
 
-def _error(kind: str, item: Mapping[str, Any], story: Story, assessment: Any) -> EvalError:
+def _error(
+    kind: str,
+    item: Mapping[str, Any],
+    story: Story,
+    assessment: Any,
+    closest: tuple[NearMiss, ...],
+) -> EvalError:
     hits = assessment.hits if assessment else ()
     return EvalError(
         kind=kind,
@@ -241,4 +307,6 @@ def _error(kind: str, item: Mapping[str, Any], story: Story, assessment: Any) ->
         score=assessment.score if assessment else 0.0,
         rule_ids=assessment.rule_ids if assessment else (),
         evidence=tuple(dict.fromkeys(f"{h.text}={h.ref}" for h in hits)),
+        label=str(item.get("label") or "-"),
+        closest=closest,
     )

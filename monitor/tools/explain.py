@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from monitor.detect.match.why_not import NearMiss
 from monitor.models import Assessment, Hit, Story
 
 _RESET = "\x1b[0m"
@@ -17,10 +18,23 @@ _TERM_COLOUR = "\x1b[1;33m"
 _DIM = "\x1b[2m"
 
 
-def format_explanation(story: Story, assessment: Assessment, *, color: bool) -> str:
-    """The full explanation as text (several lines, no trailing newline)."""
+def format_explanation(
+    story: Story,
+    assessment: Assessment,
+    *,
+    color: bool,
+    near_misses: Sequence[NearMiss] = (),
+) -> str:
+    """The full explanation as text (several lines, no trailing newline).
+
+    ``near_misses`` (from ``assess.why_not``) are listed as "closest rules" with what each one
+    lacks: for a story that no rule flags, the reason it was not flagged.
+    """
     lines = [_headline(assessment)]
     lines += _rules(assessment)
+    if near_misses:
+        lines.append("closest rules (why not):")
+        lines += [f"  - {miss.describe()}" for miss in near_misses]
     for field in ("title", "summary", "content"):
         text = getattr(story, field)
         if text:

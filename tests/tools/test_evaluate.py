@@ -48,7 +48,7 @@ def test_min_severity_changes_what_counts_as_flagged() -> None:
 def test_progress_is_called() -> None:
     seen: list[int] = []
     evaluate(items(), bundled_pack(), min_severity=Severity.MEDIUM, progress=seen.append)
-    assert seen == [0]
+    assert seen == [0, len(items())]  # the last call reports every item: the bar ends full
 
 
 def write_config(tmp_path: Path, min_severity: str) -> Path:
@@ -142,3 +142,25 @@ def test_cli_bad_day_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
               "--since", "2023-13-01"])  # fmt: skip
     assert exc.value.code == 2
     assert "not a day" in capsys.readouterr().err
+
+
+def test_header_counts_agree_with_the_table_and_errors_explain_misses() -> None:
+    report = evaluate(items(), bundled_pack(), min_severity=Severity.MEDIUM)
+    header = report.format_table().splitlines()[0]
+    o = report.overall
+    assert header.startswith(f"items {o.total}, flagged {o.tp + o.fp} ")
+    (miss,) = [e for e in report.errors if e.kind == "fn"]
+    assert miss.closest and miss.closest[0].missing  # the closest rule and what it lacks
+    shown = report.format_errors()
+    assert "why not: " in shown and "BORDERLINE(" in shown
+
+
+def test_cli_json_carries_the_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, "--config", str(write_config(tmp_path, "medium")), "eval",
+                   str(SAMPLE), "--json")  # fmt: skip
+    by_id = {e["id"]: e for e in out["errors"]}
+    assert by_id["e5"]["kind"] == "fn" and by_id["e5"]["label"] == "relevant"
+    assert by_id["e5"]["closest_rule"] and by_id["e5"]["missing"]
+    assert {"id", "title", "label", "severity", "rules", "closest_rule", "missing"} <= set(
+        by_id["e5"]
+    )

@@ -11,7 +11,8 @@ allows a word to end:
 - Hangul names: nothing Hangul before, and after them only a particle sequence (``김정은이``,
   ``북한과의``); Hangul terms match inside compounds (``대북제재``);
 - Cyrillic: nothing Cyrillic before; the alias is compiled as a stem and the rest of the word
-  must be a nominal ending (``Путина``, ``России``, ``Ким Чен Ыну``).
+  must be a nominal ending (``Путина``, ``России``, ``Ким Чен Ыну``); an upper-case acronym
+  (``КНДР``, ``СВО``) is a whole word in every script.
 
 Watchlist files hold ``entities``: each has an ``id``, a ``type`` (person, organisation, state,
 place, vessel, goods, ...), a ``side`` (``dprk``, ``russia`` or ``other``), a ``label`` and
@@ -56,6 +57,17 @@ ENTITY_KEYS = (
     *("description", "notes", "refs"),
 )
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+
+
+def is_acronym(word: str) -> bool:
+    """An upper-case abbreviation in any script (``DPRK``, ``КНДР``, ``СВО``): a whole word.
+
+    Cyrillic entries otherwise match with case endings; an acronym must not, or ``СВО`` (the
+    "special military operation") would match ``своих`` ("one's own").
+    """
+    letters = word.replace("-", "")
+    return 2 <= len(letters) <= 8 and letters.isupper() and letters.isalnum()
+
 
 # Right-boundary modes of a compiled pattern.
 _WORD, _ANY, _KO, _RU = 0, 1, 2, 3
@@ -265,7 +277,7 @@ def _keys_for(raw: str, kind: str) -> list[tuple[str, int]]:
     for form in sorted(forms):
         if wildcard:
             keys.append((form, _ANY))
-        elif script_of(unfold(form)[-1]) == CYRILLIC:
+        elif script_of(unfold(form)[-1]) == CYRILLIC and not is_acronym(base):
             variants = morph.ru_variants(unfold(form))
             keys.extend((_view(variant), _RU) for variant in variants)
         else:

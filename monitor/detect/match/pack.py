@@ -56,6 +56,11 @@ class Pack:
         )
 
     @cached_property
+    def masking_lists(self) -> frozenset[str]:
+        """Ids of the term lists whose hits hide the shorter terms inside them."""
+        return frozenset(t.id for t in self.term_lists.values() if t.masks)
+
+    @cached_property
     def rule_index(self) -> RuleIndex:
         """The enabled rules filed by the facts they need (built on first use)."""
         return RuleIndex(self.rules)

@@ -8,7 +8,7 @@ the rule id and the key path; the compiled objects are evaluated by ``rules``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.detect.match.rules import FIELDS, SCOPES, SEVERITIES, Atom, Condition, Rule, Topic
@@ -16,6 +16,7 @@ from monitor.detect.match.schema import Where, choice, ident, mapping, number, s
 from monitor.models import Severity
 
 ATOM_KEYS = ("side", "type", "entity", "terms", "fields", "any", "kind")
+PART_FLAGS = ("anywhere", "anchor")
 CONDITION_KEYS = ("all", "any", "none", "near", "scope", "fields")
 RULE_KEYS = (
     *CONDITION_KEYS,
@@ -94,7 +95,7 @@ def parse_rule(
 
 def parse_condition(body: Mapping[str, Any], where: Where, vocab: Vocabulary) -> Condition:
     """The condition keys of a rule or of an ``unless`` entry."""
-    all_atoms = _atoms(body.get("all"), where.at("all"), vocab)
+    all_atoms = _atoms(body.get("all"), where.at("all"), vocab, parts=True)
     any_atoms = _atoms(body.get("any"), where.at("any"), vocab)
     none_atoms = _atoms(body.get("none"), where.at("none"), vocab)
     near = None
@@ -104,6 +105,7 @@ def parse_condition(body: Mapping[str, Any], where: Where, vocab: Vocabulary) ->
     fields = None
     if body.get("fields") is not None:
         fields = _fields(body["fields"], where.at("fields"))
+    _check_parts(all_atoms, near, where.at("all"))
     requirements = list(all_atoms)
     if any_atoms:
         label = "any(" + " | ".join(a.label for a in any_atoms) + ")"
@@ -138,10 +140,44 @@ def _parse_boost(item: Any, where: Where, vocab: Vocabulary) -> tuple[Atom, floa
     return parse_atom(body, where, vocab), weight
 
 
-def _atoms(value: Any, where: Where, vocab: Vocabulary) -> tuple[Atom, ...]:
+def _check_parts(atoms: tuple[Atom, ...], near: int | None, where: Where) -> None:
+    """An anchor needs ``near`` and is unique; a part cannot be both anchor and anywhere."""
+    anchors = [a for a in atoms if a.anchor]
+    if len(anchors) > 1:
+        raise where.error("only one part of 'all' may be the anchor")
+    if anchors and near is None:
+        raise where.error("'anchor' measures 'near' from one part: give 'near: N' too")
+    if anchors and anchors[0].anywhere:
+        raise where.error("the anchor cannot also be 'anywhere'")
+    if atoms and all(a.anywhere for a in atoms):
+        raise where.error("every part is 'anywhere': drop 'anywhere' and use 'scope: story'")
+
+
+def _atoms(value: Any, where: Where, vocab: Vocabulary, *, parts: bool = False) -> tuple[Atom, ...]:
     return tuple(
-        parse_atom(item, where.at(i), vocab) for i, item in enumerate(sequence(value, where))
+        _part(item, where.at(i), vocab) if parts else parse_atom(item, where.at(i), vocab)
+        for i, item in enumerate(sequence(value, where))
     )
+
+
+def _part(value: Any, where: Where, vocab: Vocabulary) -> Atom:
+    """A part of ``all``: an atom, optionally ``anywhere: true`` (any field, any unit of the
+    story, outside ``near`` and ``scope``) or ``anchor: true`` (``near`` is measured from it)."""
+    body = dict(mapping(value, where, (*ATOM_KEYS, *PART_FLAGS)))
+    flags = {key: _flag(body.pop(key), where.at(key)) for key in PART_FLAGS if key in body}
+    atom = parse_atom(body, where, vocab)
+    if not flags:
+        return atom
+    label = atom.label + "".join(f" ({key})" for key, on in flags.items() if on)
+    return replace(
+        atom, label=label, anywhere=flags.get("anywhere", False), anchor=flags.get("anchor", False)
+    )
+
+
+def _flag(value: Any, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(f"expected true or false, got {value!r}")
+    return value
 
 
 def parse_atom(value: Any, where: Where, vocab: Vocabulary) -> Atom:

@@ -39,6 +39,13 @@ class Atom:
     terms: frozenset[str] | None = None
     fields: frozenset[str] | None = None
     alternatives: tuple[Atom, ...] = ()
+    anywhere: bool = False
+    anchor: bool = False
+
+    @property
+    def sided(self) -> bool:
+        """Whether the atom names a side (so an enumeration cannot supply it)."""
+        return self.sides is not None or any(alt.sided for alt in self.alternatives)
 
     def possible(self, evidence: Evidence) -> bool:
         """Cheap pre-check on the story's sets of refs, sides and types (no per-hit work)."""
@@ -109,19 +116,47 @@ class Condition:
         if not self.requirements:
             # Only ``none``: holds when no hit matches.
             return None if any(a.test(h) for a in self.none for h in hits) else ()
-        found = [[h for h in hits if req.test(h)] for req in self.requirements]
+        found = self.candidates(evidence, hits)
         if not all(found):
             return None
         if self.scope == "story" and self.near is None:
             if any(a.test(h) for a in self.none for h in hits):
                 return None
             return _unique(h for group in found for h in group)
-        return self._find_in_units(evidence, hits, found)
+        local = [g for g, req in zip(found, self.requirements, strict=True) if not req.anywhere]
+        if not local:
+            return _unique(h for group in found for h in group)
+        anywhere = [
+            h for g, r in zip(found, self.requirements, strict=True) if r.anywhere for h in g
+        ]
+        together = self._find_in_units(evidence, hits, local)
+        return None if together is None else _unique([*together, *anywhere])
+
+    def candidates(self, evidence: Evidence, hits: Sequence[Hit]) -> list[list[Hit]]:
+        """Per requirement, the hits that pass it.
+
+        Two sides never come from one enumeration: a name listed with another name that
+        passes a different side part ("sales to China, North Korea, Iran and Russia") does not
+        count for its side.
+        """
+        sided = [req for req in self.requirements if req.sided]
+        if len(sided) < 2:
+            return [[h for h in hits if req.test(h)] for req in self.requirements]
+        return [
+            [
+                h
+                for h in hits
+                if req.test(h) and not (req.sided and _listed(h, req, sided, evidence))
+            ]
+            for req in self.requirements
+        ]
 
     def _find_in_units(
         self, evidence: Evidence, hits: list[Hit], found: list[list[Hit]]
     ) -> tuple[Hit, ...] | None:
         unit_of = self._unit_key(evidence)
+        local = [req for req in self.requirements if not req.anywhere]
+        anchor = next((i for i, req in enumerate(local) if req.anchor), None)
         for unit in dict.fromkeys(unit_of(h) for h in found[0]):
             groups = [[h for h in group if unit_of(h) == unit] for group in found]
             if not all(groups):
@@ -130,7 +165,10 @@ class Condition:
                 continue
             if self.near is None:
                 return _unique(h for group in groups for h in group)
-            window = _window(groups, evidence.word_of, self.near)
+            if anchor is not None:
+                window = _anchored(groups, anchor, evidence.word_of, self.near)
+            else:
+                window = _window(groups, evidence.word_of, self.near)
             if window is not None:
                 return window
         return None
@@ -138,7 +176,29 @@ class Condition:
     def _unit_key(self, evidence: Evidence) -> Callable[[Hit], Hashable]:
         if self.scope == "sentence":
             return lambda h: (h.field, evidence.sentence_of(h))
-        return lambda h: h.field
+        return lambda h: (h.field, evidence.unit_of(h))
+
+
+def _listed(hit: Hit, req: Atom, sided: list[Atom], evidence: Evidence) -> bool:
+    """Whether ``hit`` shares an enumeration with a name that passes another side part."""
+    members = evidence.list_of(hit)
+    return any(other is not req and other.test(m) for m in members if m != hit for other in sided)
+
+
+def _anchored(
+    groups: list[list[Hit]], anchor: int, position: Callable[[Hit], int], near: int
+) -> tuple[Hit, ...] | None:
+    """The first anchor hit with a hit of every other group within ``near`` words of it.
+
+    For rules whose parts hang off one word ("X sent *troops* to fight for Y"): each part is
+    measured from the anchor, not from each other, so the two sides may sit either side of it.
+    """
+    for pivot in groups[anchor]:
+        where = position(pivot)
+        close = [[h for h in group if abs(position(h) - where) <= near] for group in groups]
+        if all(close):
+            return _unique([pivot, *(h for group in close for h in group)])
+    return None
 
 
 def _window(

@@ -13,6 +13,8 @@ file, keyed by its id::
 Languages are only for the reader (``terms:`` holds script-neutral entries); every entry is
 folded like story text. A trailing ``*`` lets the word continue (``suppl*`` matches ``supplied``);
 Cyrillic entries match their inflected forms and Hangul entries match inside compounds.
+``masks: true`` makes the list's hits hide the terms of other lists inside them (a list of
+warships holding ``aircraft carrier`` keeps ``aircraft`` from counting as a vehicle).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class TermList:
     terms: tuple[str, ...]
     description: str = ""
     source: str = ""
+    masks: bool = False
 
 
 def parse_term_lists(value: Any, where: Where) -> list[TermList]:
@@ -50,7 +53,9 @@ def parse_term_lists(value: Any, where: Where) -> list[TermList]:
 def _parse_one(list_id: str, spec: Any, where: Where) -> TermList:
     if isinstance(spec, list):
         spec = {"terms": spec}
-    body: Mapping[str, Any] = mapping(spec, where, ("label", "description", *LANGUAGE_KEYS))
+    body: Mapping[str, Any] = mapping(
+        spec, where, ("label", "description", "masks", *LANGUAGE_KEYS)
+    )
     terms: list[str] = []
     for lang in LANGUAGE_KEYS:
         for i, entry in enumerate(sequence(body.get(lang), where.at(lang))):
@@ -59,4 +64,7 @@ def _parse_one(list_id: str, spec: Any, where: Where) -> TermList:
         raise where.error(f"term list {list_id!r} has no terms")
     label = text(body.get("label", list_id), where.at("label"))
     description = text(body.get("description", ""), where.at("description"), allow_empty=True)
-    return TermList(list_id, label, tuple(terms), description, where.file)
+    masks = body.get("masks", False)
+    if not isinstance(masks, bool):
+        raise where.at("masks").error(f"expected true or false, got {masks!r}")
+    return TermList(list_id, label, tuple(terms), description, where.file, masks)

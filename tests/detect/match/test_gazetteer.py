@@ -202,11 +202,12 @@ def test_hits_are_ordinary_immutable_hits(pack: Pack) -> None:
 
 
 def _reference_shadowed(hit: Hit, hits: list[Hit]) -> bool:
-    """Shadowing by its definition: a strictly longer hit of the same kind (and list) covers it."""
+    """Shadowing by its definition: a strictly longer hit of the same kind (and list) covers it,
+    or (for a term) a strictly longer entity hit does."""
     return any(
-        other.kind == hit.kind
+        (other.kind == hit.kind or (hit.kind == "term" and other.kind == "entity"))
         and other.field == hit.field
-        and (hit.kind == "entity" or other.ref == hit.ref)
+        and (other.kind == "entity" or other.ref == hit.ref)
         and other.start <= hit.start
         and other.end >= hit.end
         and other.end - other.start > hit.end - hit.start

@@ -18,7 +18,7 @@ Field = Literal["title", "summary", "content"]
 Side = Literal["dprk", "russia", "other"]
 HealthState = Literal["new", "ok", "failing", "stale"]
 OutboxStatus = Literal["pending", "sent", "dead"]
-EventType = Literal["alert.created", "alert.updated", "feed.health"]
+EventType = Literal["alert.created", "alert.updated", "feed.health", "alert.test"]
 
 
 class Severity(enum.IntEnum):

@@ -56,7 +56,9 @@ def most_severe_first(alerts: Iterable[Alert]) -> list[Alert]:
 
 
 def title_of(alert: Alert, max_chars: int = TITLE_MAX_CHARS) -> str:
-    return clip(clean(alert.story.title) or "(untitled story)", max_chars)
+    """The story's title, cleaned and clipped; ``TEST: …`` for a test alert (``test-alert``)."""
+    title = clean(alert.story.title) or "(untitled story)"
+    return clip(f"TEST: {title}" if alert.event == "alert.test" else title, max_chars)
 
 
 def outlet_of(alert: Alert) -> str:

@@ -72,6 +72,8 @@ def _event_fields(alert: Alert) -> dict[str, Any]:
     """Fields only some event types carry (``docs/webhook.md``)."""
     if alert.event == "alert.updated":
         return {"parent_alert_id": alert.parent_alert_id}
+    if alert.event == "alert.test":
+        return {"test": True}
     if alert.event == "feed.health":
         return {
             "health": {

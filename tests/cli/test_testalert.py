@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor.cli.testalert import build_test_alert
 
+from monitor.cli.testalert import build_test_alert
 from monitor.deliver.render.slack import HEADER_MAX_CHARS, payload_size, slack_payload
 from monitor.deliver.render.webhook import webhook_body
 from monitor.models import DestinationSpec, Severity

@@ -31,7 +31,7 @@ NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 def test_nested_folders_become_tags_and_categories_are_read() -> None:
     result = read_opml(NESTED, source="reader.opml")
-    nk, yonhap, untitled, again = result.feeds
+    nk, yonhap, _untitled, again = result.feeds
     assert nk == OpmlFeed(
         id="nk-news", name="NK News", url="https://www.nknews.org/feed/",
         tags=("Korea", "DPRK watchers", "analysis", "en"),

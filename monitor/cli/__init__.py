@@ -20,7 +20,18 @@ from collections.abc import Sequence
 from monitor import __version__
 from monitor.errors import ConfigError, StoreError, UsageError
 
-_AREAS = ("run", "detect", "dedup", "feeds", "opml", "outbox", "ops", "initdir", "testalert")
+_AREAS = (
+    "run",
+    "detect",
+    "dedup",
+    "feeds",
+    "opml",
+    "outbox",
+    "ops",
+    "state",
+    "initdir",
+    "testalert",
+)
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, nested: bool) -> None:

@@ -21,6 +21,7 @@ import structlog
 import yaml
 
 from monitor.cli.common import cli_config, config_path, load_settings, overrides
+from monitor.cli.state import add_reset_flag, hold_state
 from monitor.clock import SystemClock
 from monitor.deliver.digest import digests_for
 from monitor.deliver.notifiers import build_notifier
@@ -50,8 +51,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="reload the config when the file changes (as SIGHUP does)",
     )
+    add_reset_flag(run)
     run.set_defaults(func=cmd_run)
     once = sub.add_parser("once", help="poll every feed once, deliver what is due, print a summary")
+    add_reset_flag(once)
     once.set_defaults(func=cmd_once)
     check = sub.add_parser("check-config", help="validate the config, watchlists and rules")
     check.set_defaults(func=cmd_check_config)
@@ -229,7 +232,8 @@ def _policy(settings: Settings) -> PollPolicy:
 
 def cmd_once(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    summary = asyncio.run(_once(settings))
+    with hold_state(settings.state_path, reset=args.reset_state):
+        summary = asyncio.run(_once(settings))
     print(_format_summary(summary))
     return 0
 
@@ -263,15 +267,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     from monitor.service.app import Runtime  # the service wiring (probes, reload) lives there
 
-    return asyncio.run(
-        Runtime(
-            settings,
-            build_app=build_app,
-            config_arg=str(config_path(args)),
-            config_overrides=overrides(args),
-            watch_config=args.watch_config,
-        ).run()
+    runtime = Runtime(
+        settings,
+        build_app=build_app,
+        config_arg=str(config_path(args)),
+        config_overrides=overrides(args),
+        watch_config=args.watch_config,
     )
+    with hold_state(settings.state_path, reset=args.reset_state):
+        return asyncio.run(runtime.run())
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from monitor.detect import dedup
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, OutboxEntry, Story
 from monitor.state import clusters as clusters_mod
+from monitor.state import integrity
 from monitor.state.clusters import ClusterIndex
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -138,12 +139,16 @@ class SqliteStore:
     ):
         self.path = Path(path)
         self._lock = threading.RLock()
+        # Only a missing file is a new install; an existing one must be a good database.
+        existed = str(path) != ":memory:" and integrity.check_file(self.path)
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=10.0
             )
+            if existed:
+                self._check_existing()
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -166,6 +171,13 @@ class SqliteStore:
         return self._clusters
 
     # --- plumbing ---------------------------------------------------------------------------
+
+    def _check_existing(self) -> None:
+        try:
+            integrity.check_database(self.conn, self.path)
+        except StoreError:
+            self.conn.close()
+            raise
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]

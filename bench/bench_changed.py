@@ -38,6 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+# The ProcessPoolExecutor experiment (issue 11 point 8) lives in commit 4e22056 only.
 EXECUTOR = "monitor/detect/parse_executor.py"
 KEYWORDS = ("north korea", "dprk", "pyongyang", "russia", "moscow", "sanctions", "putin")
 
@@ -268,7 +269,8 @@ def main() -> int:
         action="append",
         default=[],
         choices=("process", "executor"),
-        help="parse pool(s) to run ours with (repeat for both); default: process",
+        help="parse pool(s) to run ours with (repeat for both; 'executor' needs a tree of "
+        "commit 4e22056); default: process",
     )
     opts = args.parse_args()
     trees = [t.split("=", 1) for t in opts.tree] or [["ours", str(REPO)]]

@@ -10,10 +10,19 @@ For the composition root (``cli``), which builds one ``ProcessParser`` and close
 and for the pipeline, which awaits ``parse``.
 
 Workers are plain ``python -m monitor.detect.parse_pool`` children speaking length-prefixed pickles
-over stdin/stdout. Not ``multiprocessing``: its spawn and forkserver methods re-import the
-parent's ``__main__`` (``python -m monitor`` would start a second CLI), and fork copies the
-event loop's threads and sockets. The parent waits for an answer with ``loop.add_reader`` on
-the worker's stdout, so no thread is tied up and a worker is not bound to one event loop.
+over stdin/stdout. The parent waits for an answer with ``loop.add_reader`` on the worker's
+stdout, so no thread is tied up and a worker is not bound to one event loop.
+
+Why not the standard library (issue 11, point 8): ``ProcessPoolExecutor`` with spawn, recycled
+(every process killed) when a parse overruns and the neighbours' parses retried once, passed the
+same hostile-feed tests, but cost more CPU in ``bench/bench_changed.py`` run side by side (300
+feeds: 11.5 against 10.3 ms per changed poll, 97.5 against 94.4 ms with every item new; its
+feeder and result threads and ``multiprocessing``'s connection layer), and it cannot kill one
+overrunning task without killing the whole pool. ``fork`` would copy the event loop's threads
+and sockets. Spawn is safe to use in this program: a spawn child imports the parent's
+``__main__`` again as ``__mp_main__``, and ``monitor/__main__.py`` keeps its import and its call
+under the ``__main__`` guard, so ``python -m monitor`` does not start a second CLI there (the
+experiment's code: commit 4e22056, ``monitor/detect/parse_executor.py``).
 """
 
 from __future__ import annotations

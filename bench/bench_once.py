@@ -45,6 +45,13 @@ def hwm_kb(pid: int) -> int:
     return 0
 
 
+def status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -122,6 +129,12 @@ def config_trace(config: Path, tree: Path, top: int = 12) -> None:
     from monitor.service.config import load_config
 
     gc.collect()
+    rss0 = status_mb("VmRSS")
+    settings = load_config(config)  # once untraced, for the resident-set growth
+    gc.collect()
+    grown = status_mb("VmRSS") - rss0
+    del settings
+    gc.collect()
     tracemalloc.start(1)
     before = tracemalloc.take_snapshot()
     settings = load_config(config)
@@ -132,8 +145,9 @@ def config_trace(config: Path, tree: Path, top: int = 12) -> None:
     stats = after.compare_to(before, "filename")
     held = sum(s.size_diff for s in stats)
     print(
-        f"\nconfig load with the extra aliases (tracemalloc, tree {tree}): peak {peak / 2**20:.1f} "
-        f"MB while loading, {held / 2**20:.1f} MB still held by the settings; by file:"
+        f"\nconfig load with the extra aliases (tree {tree}): resident set +{grown:.0f} MB "
+        f"(untraced); tracemalloc: peak {peak / 2**20:.1f} MB while loading, "
+        f"{held / 2**20:.1f} MB still held by the settings; by file:"
     )
     for stat in stats[:top]:
         name = "/".join(Path(stat.traceback[0].filename).parts[-3:])
@@ -149,9 +163,24 @@ def main() -> int:
     args.add_argument("--aliases", type=int, default=10_000)
     args.add_argument("--hosts", type=int, default=50)
     args.add_argument("--tree", action="append", default=[], metavar="LABEL=DIR")
+    args.add_argument(
+        "--config-only", action="store_true", help="only the config load's memory, per tree"
+    )
+    args.add_argument("--trace", nargs=2, metavar=("CONFIG", "TREE"), help=argparse.SUPPRESS)
     opts = args.parse_args()
+    if opts.trace:  # one tree's config load in a process of its own (see --config-only)
+        config_trace(Path(opts.trace[0]), Path(opts.trace[1]))
+        return 0
     trees = [(label, Path(path).resolve()) for label, path in (t.split("=", 1) for t in opts.tree)]
     trees = trees or [("ours", REPO)]
+    if opts.config_only:
+        with tempfile.TemporaryDirectory(prefix="bench_once-") as tmp:
+            for label, tree in trees:
+                (Path(tmp) / label).mkdir()
+                configs = write_configs(Path(tmp) / label, [1], 1, opts.aliases, tree)
+                config = configs[f"+{opts.aliases} aliases"]
+                subprocess.run([sys.executable, __file__, "--trace", str(config), str(tree)])
+        return 0
 
     from tests.servers.feed_server import serve_synthetic
 

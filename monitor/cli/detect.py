@@ -22,7 +22,7 @@ from typing import IO, Any
 from monitor.detect.assess import assess, why_not
 from monitor.detect.match import Pack
 from monitor.detect.match.why_not import NearMiss
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError, UsageError
 from monitor.models import Severity, Story
 from monitor.tools.evaluate import evaluate, within_dates
 from monitor.tools.explain import format_explanation
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain.add_argument("--content", default="", help="the story's full text, if any")
     explain.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     explain.add_argument("--json", action="store_true", help="print the assessment as JSON")
-    explain.set_defaults(func=cmd_explain)
+    explain.set_defaults(func=cmd_explain, print_usage=explain.print_usage)
 
     ev = sub.add_parser("eval", help="measure precision and recall on labelled JSON lines")
     ev.add_argument("file", help="JSON lines (plain or .gz): title, summary, label, lang ...")
@@ -105,6 +105,15 @@ def default_min_severity(settings: Any) -> Severity:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    if args.title is None and sys.stdin.isatty():
+        # Nothing given and nothing piped: say how to call it instead of waiting on the terminal.
+        args.print_usage(sys.stderr)
+        print(
+            "explain: give --title (and --summary, --content), or pipe one JSON story on stdin,"
+            ' e.g. echo \'{"title": "...", "summary": "..."}\' | sanctions-monitor explain',
+            file=sys.stderr,
+        )
+        return 2
     story = _story_from_args(args)
     settings = _settings(args)
     pack = _pack(settings)
@@ -138,9 +147,9 @@ def _story_from_args(args: argparse.Namespace) -> Story:
         try:
             raw = json.loads(sys.stdin.read())
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"stdin is not a JSON story: {exc}") from None
+            raise UsageError(f"explain: stdin is not a JSON story: {exc}") from None
         if not isinstance(raw, dict):
-            raise ConfigError("stdin must hold one JSON object with title, summary")
+            raise UsageError("explain: stdin must hold one JSON object with title, summary")
     return Story(
         feed_id=str(raw.get("feed_id") or "explain"),
         title=str(raw.get("title") or ""),

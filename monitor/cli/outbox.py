@@ -2,9 +2,12 @@
 
     outbox list [--status pending|sent|dead] [--destination D] [--limit N] [--json]
     outbox show ID [--json]
-    outbox retry ID [ID …]            requeue rows (and re-enable their destinations)
+    outbox retry ID [ID …]            make rows due now, even in backoff (and re-enable their
+                                      destinations)
     outbox retry --dead [--destination D]
-    outbox purge --sent --older-than 30d
+    outbox resend --as-new ID [ID …]  queue a copy under a new key (``<key>~resend-N``: a new
+                                      ``webhook-id``, for receivers that deduplicate)
+    outbox purge --older-than 30d     delete sent rows (``--sent`` may be given; it changes nothing)
     outbox enable DESTINATION         re-enable a destination without requeueing
 
 The state file comes from the config (``state.path``), or ``--state PATH`` to skip the config.
@@ -49,14 +52,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
 
-    retry = actions.add_parser("retry", help="requeue rows now (re-enables their destinations)")
+    retry = actions.add_parser(
+        "retry", help="make rows due now, even in backoff (re-enables their destinations)"
+    )
     retry.add_argument("ids", type=int, nargs="*", metavar="ID")
     retry.add_argument("--dead", action="store_true", help="every dead row")
     retry.add_argument("--destination", metavar="ID", help="with --dead: only this destination")
     retry.set_defaults(func=cmd_retry)
 
+    resend = actions.add_parser(
+        "resend", help="queue a copy of rows under a new key (a new webhook-id)"
+    )
+    resend.add_argument("ids", type=int, nargs="+", metavar="ID")
+    resend.add_argument(
+        "--as-new",
+        action="store_true",
+        required=True,
+        help="the copy's key carries a resend counter, so receivers that dedup show it",
+    )
+    resend.set_defaults(func=cmd_resend)
+
     purge = actions.add_parser("purge", help="delete sent rows older than a duration")
-    purge.add_argument("--sent", action="store_true", required=True, help="purge sent rows")
+    purge.add_argument(
+        "--sent", action="store_true", help="purge sent rows (the default and only kind)"
+    )
     purge.add_argument(
         "--older-than",
         required=True,
@@ -153,6 +172,20 @@ def cmd_retry(args: argparse.Namespace) -> int:
         print(f"re-enabled destination {dest} (was disabled: {reason})")
     print(f"requeued {count} row(s); the running daemon sends them on its next pass")
     return 0 if count else 1
+
+
+def cmd_resend(args: argparse.Namespace) -> int:
+    now = SystemClock().now()
+    missing = 0
+    with open_store(args) as store:
+        for entry_id in args.ids:
+            copy = store.resend_as_new(entry_id, now)
+            if copy is None:
+                print(f"outbox: no row {entry_id}", file=sys.stderr)
+                missing += 1
+                continue
+            print(f"queued row {copy.id} as a new copy of row {entry_id} (key {copy.alert.key})")
+    return 1 if missing else 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

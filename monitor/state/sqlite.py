@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ _FEED_COLUMNS = [
     "next_poll_at", "health", "items_seen", "interval_s",
 ]  # fmt: skip
 _FEED_TIMES = frozenset({"last_attempt_at", "last_success_at", "last_new_item_at", "next_poll_at"})
+#: Between an alert's key and the resend counter of an operator's ``outbox resend --as-new``.
+RESEND_MARK = "~resend-"
 _OUTBOX_SELECT = (
     "SELECT id, payload, status, attempts, next_attempt_at, created_at, last_error, sent_at, "
     "fallback_sent FROM outbox"
@@ -468,16 +471,40 @@ class SqliteStore:
         return _entry_from_row(rows[0]) if rows else None
 
     def requeue(self, entry_ids: Iterable[int], now: datetime) -> int:
+        """Make rows due ``now``: a sent or dead row is queued again with its attempts reset;
+        a pending row waiting out a backoff becomes due at once (its attempts are kept)."""
         ts = now.timestamp()
         with self.transaction() as conn:
             return sum(
                 conn.execute(
-                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
-                    "attempts = 0, fallback_sent = 0 WHERE id = ? AND status != 'pending'",
+                    "UPDATE outbox SET next_attempt_at = ?, updated_at = ?, "
+                    "attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END, "
+                    "fallback_sent = CASE WHEN status = 'pending' THEN fallback_sent ELSE 0 END, "
+                    "status = 'pending' WHERE id = ?",
                     (ts, ts, entry_id),
                 ).rowcount
                 for entry_id in entry_ids
             )
+
+    def resend_as_new(self, entry_id: int, now: datetime) -> OutboxEntry | None:
+        """Queue a copy of a row under a new key (``<key>~resend-N``), so its ``webhook-id`` is
+        new and a receiver that deduplicates shows it; ``None`` for an unknown id."""
+        entry = self.outbox_entry(entry_id)
+        if entry is None:
+            return None
+        base = entry.alert.key.split(RESEND_MARK, 1)[0]
+        with self.transaction() as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM outbox WHERE destination_id = ? AND alert_key LIKE ?",
+                (entry.destination_id, f"{base}{RESEND_MARK}%"),
+            ).fetchone()
+            alert = replace(entry.alert, key=f"{base}{RESEND_MARK}{int(count) + 1}")
+            self._enqueue(conn, alert, now.timestamp())
+            (new_id,) = conn.execute(
+                "SELECT id FROM outbox WHERE alert_key = ? AND destination_id = ?",
+                (alert.key, alert.destination_id),
+            ).fetchone()
+        return self.outbox_entry(int(new_id))
 
     def requeue_dead(self, now: datetime) -> int:
         ts = now.timestamp()

@@ -187,3 +187,54 @@ async def test_dead_letter_replay_after_the_receiver_is_fixed(
     stats = await worker.deliver_due()
     assert stats.sent == 1
     assert [r.status for r in slack_receiver.requests] == [404, 200]
+
+
+def test_retry_makes_a_row_in_backoff_due_for_the_next_pass(
+    store: SqliteStore, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(store)
+    now = datetime.now(UTC)
+    store.mark_retry(4, "HTTP 503", now + timedelta(hours=2))  # backing off for two hours
+    assert [e.id for e in store.due_deliveries(now)] == []
+    assert run(db, "retry", "4") == 0
+    assert "requeued 1 row(s)" in capsys.readouterr().out
+    entry = store.outbox_entry(4)
+    assert entry is not None and entry.status == "pending" and entry.attempts == 1
+    assert [e.id for e in store.due_deliveries(datetime.now(UTC))] == [4]
+
+
+def test_resend_as_new_queues_a_copy_with_a_counted_key(
+    store: SqliteStore, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(store)
+    original = store.outbox_entry(2)
+    assert original is not None and original.status == "sent"
+    assert run(db, "resend", "--as-new", "2") == 0
+    assert run(db, "resend", "2", "--as-new") == 0
+    out = capsys.readouterr().out
+    copies = [e for e in store.outbox("pending") if e.alert.key.startswith(original.alert.key)]
+    keys = sorted(e.alert.key for e in copies)
+    assert keys == [f"{original.alert.key}~resend-1", f"{original.alert.key}~resend-2"]
+    assert all(e.destination_id == original.destination_id for e in copies)
+    assert all(e.alert.story.title == original.alert.story.title for e in copies)
+    assert f"(key {original.alert.key}~resend-1)" in out
+    # a copy of a copy counts on from the original key, never ~resend-1~resend-1
+    newest = max(copies, key=lambda e: e.id)
+    assert run(db, "resend", "--as-new", str(newest.id)) == 0
+    assert store.outbox(limit=1)[0].alert.key == f"{original.alert.key}~resend-3"
+    assert run(db, "resend", "--as-new", "999") == 1
+
+
+def test_resend_without_as_new_is_a_usage_error(db: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(db, "resend", "2")
+    assert info.value.code == 2
+
+
+def test_purge_needs_only_older_than(
+    store: SqliteStore, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(store)
+    assert run(db, "purge", "--older-than", "30d") == 0
+    assert "purged 1 sent row(s)" in capsys.readouterr().out
+    assert store.outbox_entry(1) is None and store.outbox_entry(3) is not None

@@ -504,12 +504,12 @@ def test_entrypoint_runs_passes_its_healthcheck_and_stops_on_sigterm(
             metrics = ""
             while time.monotonic() < deadline:
                 metrics = fetch_text(f"http://127.0.0.1:{port}/metrics") or ""
-                if re.search(r'monitor_fetches_total\{outcome="ok"\} [1-9]', metrics):
+                if re.search(r'sanctions_monitor_fetches_total\{outcome="ok"\} [1-9]', metrics):
                     break
                 time.sleep(0.3)
-            assert re.search(r'monitor_fetches_total\{outcome="ok"\} [1-9]', metrics), metrics[
-                -2000:
-            ]
+            assert re.search(r'sanctions_monitor_fetches_total\{outcome="ok"\} [1-9]', metrics), (
+                metrics[-2000:]
+            )
             stop = getattr(signal, only(final, "STOPSIGNAL").args)
             started = time.monotonic()
             proc.send_signal(stop)

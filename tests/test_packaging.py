@@ -107,3 +107,11 @@ def test_the_default_user_agent_carries_the_version() -> None:
     assert ConfigModel().http.user_agent == DEFAULT_USER_AGENT
     bundled = (REPO / "config" / "monitor.yaml").read_text(encoding="utf-8")
     assert not re.search(r"^\s*user_agent:", bundled, re.M), "the bundled config pins a UA"
+
+
+def test_build_info_names_the_same_version() -> None:
+    from monitor.service.metrics import Metrics
+
+    text = Metrics(process_metrics=False).render().decode()
+    assert 'sanctions_monitor_build_info{python="' in text
+    assert f'version="{monitor.__version__}"' in text

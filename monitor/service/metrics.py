@@ -9,9 +9,9 @@ Who feeds what (one ``Metrics`` per running monitor, built by the CLI's composit
 
 ``render()`` returns the text exposition that ``/metrics`` serves with ``CONTENT_TYPE``.
 
-Naming follows Prometheus practice: ``monitor_`` prefix, base units in the name (``_seconds``,
-``_bytes``), counters end in ``_total``. Histograms carry no per-feed label (a feed list of
-hundreds would multiply every bucket); per-feed state is in two small gauges instead.
+Naming follows Prometheus practice: ``sanctions_monitor_`` prefix, base units in the name
+(``_seconds``, ``_bytes``), counters end in ``_total``. Histograms carry no per-feed label (a
+feed list of hundreds would multiply every bucket); per-feed state is in two small gauges instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import Protocol
 
 from prometheus_client import (
@@ -36,6 +35,7 @@ from prometheus_client import (
     process_collector,
 )
 
+from monitor import __version__
 from monitor.errors import PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Assessment, FeedState, HealthState
 
@@ -66,6 +66,8 @@ _OUTCOME_BY_ERROR = {
     "ParseError": "parse_error",
 }
 FEED_STATES: tuple[HealthState, ...] = ("new", "ok", "failing", "stale")
+#: The ``destination`` label of a delivery whose id the config does not name (bounded labels).
+UNKNOWN_DESTINATION = "unknown"
 DESTINATION_TYPES = ("console", "slack", "slack_api", "webhook", "apprise")
 DELIVERY_FAILURE_REASONS = (
     "retryable",
@@ -150,108 +152,119 @@ class Metrics:
 
     def _detection_metrics(self, r: CollectorRegistry) -> None:
         self.fetch_duration = Histogram(
-            "monitor_fetch_duration_seconds",
+            "sanctions_monitor_fetch_duration_seconds",
             "Time to fetch one feed, by outcome.",
             ["outcome"],
             buckets=_SECONDS_BUCKETS,
             registry=r,
         )
         self.fetches = Counter(
-            "monitor_fetches_total", "Feed fetches, by outcome.", ["outcome"], registry=r
+            "sanctions_monitor_fetches_total", "Feed fetches, by outcome.", ["outcome"], registry=r
         )
         self.response_bytes = Histogram(
-            "monitor_response_bytes",
+            "sanctions_monitor_response_bytes",
             "Size of feed bodies received (after decompression).",
             buckets=_BYTES_BUCKETS,
             registry=r,
         )
         self.parse_duration = Histogram(
-            "monitor_parse_duration_seconds",
+            "sanctions_monitor_parse_duration_seconds",
             "Time to parse one feed body.",
             buckets=_PARSE_BUCKETS,
             registry=r,
         )
         self.stories_new = Counter(
-            "monitor_stories_new_total", "Stories seen for the first time.", registry=r
+            "sanctions_monitor_stories_new_total", "Stories seen for the first time.", registry=r
         )
         self.matches = Counter(
-            "monitor_matches_total", "New stories a rule fired on, by rule.", ["rule"], registry=r
+            "sanctions_monitor_matches_total",
+            "New stories a rule fired on, by rule.",
+            ["rule"],
+            registry=r,
         )
         self.alerts_queued = Counter(
-            "monitor_alerts_queued_total", "Alerts written to the outbox.", registry=r
+            "sanctions_monitor_alerts_queued_total", "Alerts written to the outbox.", registry=r
         )
 
     def _delivery_metrics(self, r: CollectorRegistry) -> None:
         self.alerts_delivered = Counter(
-            "monitor_alerts_delivered_total",
+            "sanctions_monitor_alerts_delivered_total",
             "Alerts a destination accepted.",
-            ["destination_type"],
+            ["destination", "destination_type"],
             registry=r,
         )
         self.alerts_failed = Counter(
-            "monitor_alerts_failed_total",
-            "Failed delivery attempts, by destination type and why.",
-            ["destination_type", "reason"],
+            "sanctions_monitor_alerts_failed_total",
+            "Failed delivery attempts, by destination, its type and why.",
+            ["destination", "destination_type", "reason"],
             registry=r,
         )
         self.delivery_duration = Histogram(
-            "monitor_delivery_duration_seconds",
+            "sanctions_monitor_delivery_duration_seconds",
             "Time of one delivery attempt.",
-            ["destination_type"],
+            ["destination", "destination_type"],
             buckets=_SECONDS_BUCKETS,
             registry=r,
         )
         self.outbox_pending = Gauge(
-            "monitor_outbox_pending", "Alerts queued and not yet delivered.", registry=r
+            "sanctions_monitor_outbox_pending", "Alerts queued and not yet delivered.", registry=r
         )
         self.outbox_dead = Gauge(
-            "monitor_outbox_dead", "Alerts dead-lettered (need an operator).", registry=r
+            "sanctions_monitor_outbox_dead", "Alerts dead-lettered (need an operator).", registry=r
         )
         self.outbox_oldest_age = Gauge(
-            "monitor_outbox_oldest_age_seconds",
+            "sanctions_monitor_outbox_oldest_age_seconds",
             "Age of the oldest pending alert (0 when none).",
             registry=r,
         )
 
     def _feed_metrics(self, r: CollectorRegistry) -> None:
         self.feeds = Gauge(
-            "monitor_feeds", "Configured feeds, by health state.", ["state"], registry=r
+            "sanctions_monitor_feeds", "Configured feeds, by health state.", ["state"], registry=r
         )
         self.feed_up = Gauge(
-            "monitor_feed_up", "1 if the feed's last poll succeeded, else 0.", ["feed"], registry=r
+            "sanctions_monitor_feed_up",
+            "1 if the feed's last poll succeeded, else 0.",
+            ["feed"],
+            registry=r,
         )
         self.feed_last_success = Gauge(
-            "monitor_feed_last_success_timestamp_seconds",
+            "sanctions_monitor_feed_last_success_timestamp_seconds",
             "Unix time of the feed's last successful poll (absent until one succeeds).",
             ["feed"],
             registry=r,
         )
         self.scheduler_skips = Counter(
-            "monitor_scheduler_skips_total",
+            "sanctions_monitor_scheduler_skips_total",
             "Polls not run when due, by reason.",
             ["reason"],
             registry=r,
         )
         self.poll_cycles = Counter(
-            "monitor_poll_cycles_total", "Completed cycles (every feed polled once).", registry=r
+            "sanctions_monitor_poll_cycles_total",
+            "Completed cycles (every feed polled once).",
+            registry=r,
         )
         self.last_poll_cycle = Gauge(
-            "monitor_last_poll_cycle_timestamp_seconds",
+            "sanctions_monitor_last_poll_cycle_timestamp_seconds",
             "Unix time the last cycle completed.",
             registry=r,
         )
         self.last_poll = Gauge(
-            "monitor_last_poll_timestamp_seconds",
+            "sanctions_monitor_last_poll_timestamp_seconds",
             "Unix time of the last feed poll of any feed.",
             registry=r,
         )
         self.config_reloads = Counter(
-            "monitor_config_reloads_total", "Config reloads, by result.", ["result"], registry=r
+            "sanctions_monitor_config_reloads_total",
+            "Config reloads, by result.",
+            ["result"],
+            registry=r,
         )
 
     def _build_info(self, r: CollectorRegistry, *, version: str) -> None:
         self.build_info = Gauge(
-            "monitor_build_info",
+            "sanctions_monitor_build_info",
             "Always 1; labels name the running build.",
             ["version", "revision", "python"],
             registry=r,
@@ -268,8 +281,6 @@ class Metrics:
             self.fetches.labels(outcome=outcome)
         for state in FEED_STATES:
             self.feeds.labels(state=state)
-        for dest_type in DESTINATION_TYPES:
-            self.alerts_delivered.labels(destination_type=dest_type)
         for reason in SKIP_REASONS:
             self.scheduler_skips.labels(reason=reason)
         for result in ("ok", "failed"):
@@ -307,19 +318,27 @@ class Metrics:
         self,
         destination_type: str,
         *,
+        destination: str = UNKNOWN_DESTINATION,
         ok: bool,
         reason: str | None = None,
         duration_s: float | None = None,
     ) -> None:
-        """One delivery attempt: accepted, or failed for ``reason`` (see ``delivery_reason``)."""
+        """One delivery attempt: accepted, or failed for ``reason`` (see ``delivery_reason``).
+
+        ``destination`` is a configured destination id (``delivery_observer`` maps any other
+        to ``unknown``, so the label stays bounded by the config)."""
+        labels = {"destination": destination, "destination_type": destination_type}
         if duration_s is not None:
-            self.delivery_duration.labels(destination_type=destination_type).observe(duration_s)
+            self.delivery_duration.labels(**labels).observe(duration_s)
         if ok:
-            self.alerts_delivered.labels(destination_type=destination_type).inc()
+            self.alerts_delivered.labels(**labels).inc()
         else:
-            self.alerts_failed.labels(
-                destination_type=destination_type, reason=reason or "error"
-            ).inc()
+            self.alerts_failed.labels(**labels, reason=reason or "error").inc()
+
+    def known_destinations(self, destination_types: Mapping[str, str]) -> None:
+        """Create the delivered series of each configured destination at 0 (for ``rate()``)."""
+        for dest_id, dest_type in destination_types.items():
+            self.alerts_delivered.labels(destination=dest_id, destination_type=dest_type)
 
     def delivery_observer(
         self, destination_types: Mapping[str, str]
@@ -332,13 +351,19 @@ class Metrics:
         digest or paused) as nothing.
         """
 
+        self.known_destinations(destination_types)
+
         def observe(outcome: DeliveryObservation) -> None:
+            known = outcome.destination_id in destination_types
+            dest = outcome.destination_id if known else UNKNOWN_DESTINATION
             dest_type = destination_types.get(outcome.destination_id, "unknown")
             reason = _REASON_BY_RESULT.get(outcome.result)
             if outcome.result == "sent":
-                self.observe_delivery(dest_type, ok=True, duration_s=outcome.latency_s)
+                self.observe_delivery(
+                    dest_type, destination=dest, ok=True, duration_s=outcome.latency_s
+                )
             elif reason is not None:
-                self.observe_delivery(dest_type, ok=False, reason=reason)
+                self.observe_delivery(dest_type, destination=dest, ok=False, reason=reason)
 
         return observe
 
@@ -425,10 +450,7 @@ def _rule_ids(assessments: Iterable[Assessment]) -> Iterable[str]:
 
 
 def _package_version() -> str:
-    try:
-        return metadata.version("sanctions-monitor")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 __all__ = [

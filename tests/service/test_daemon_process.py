@@ -130,9 +130,9 @@ def test_probes_metrics_and_healthcheck_follow_the_first_cycle(
         assert status == 503, body
         assert json.loads(body)["status"] == "not_ready"
         before = http_get(f"{base}/metrics")[1]
-        assert metric_value(before, "monitor_fetches_total", outcome="ok") == 0, before
+        assert metric_value(before, "sanctions_monitor_fetches_total", outcome="ok") == 0, before
         delivered = metric_value(
-            before, "monitor_alerts_delivered_total", destination_type="webhook"
+            before, "sanctions_monitor_alerts_delivered_total", destination_type="webhook"
         )
         assert delivered in (0, None), before
 
@@ -141,16 +141,21 @@ def test_probes_metrics_and_healthcheck_follow_the_first_cycle(
 
         def counters_moved() -> str | None:
             text = http_get(f"{base}/metrics")[1]
-            fetched = metric_value(text, "monitor_fetches_total", outcome="ok") or 0
+            fetched = metric_value(text, "sanctions_monitor_fetches_total", outcome="ok") or 0
             sent = (
-                metric_value(text, "monitor_alerts_delivered_total", destination_type="webhook")
+                metric_value(
+                    text,
+                    "sanctions_monitor_alerts_delivered_total",
+                    destination="hook",
+                    destination_type="webhook",
+                )
                 or 0
             )
             return text if fetched >= 1 and sent >= 1 else None
 
         after = wait_for(counters_moved, timeout_s=5)
-        assert (metric_value(after, "monitor_stories_new_total") or 0) >= 1
-        assert (metric_value(after, "monitor_alerts_queued_total") or 0) >= 1
+        assert (metric_value(after, "sanctions_monitor_stories_new_total") or 0) >= 1
+        assert (metric_value(after, "sanctions_monitor_alerts_queued_total") or 0) >= 1
         assert http_get(f"{base}/healthz")[0] == 200
 
         # healthcheck finds the port through the config's server block, as Docker runs it

@@ -20,23 +20,26 @@ from monitor.service.metrics import CONTENT_TYPE, Metrics, delivery_reason, fetc
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
+#: Every metric name starts with the prefix (issue 15: not the generic ``monitor_``).
+P = "sanctions_monitor_"
+
 REQUIRED = {
     # family name (as the parser reports it) → type
-    "monitor_fetch_duration_seconds": "histogram",
-    "monitor_fetches": "counter",
-    "monitor_response_bytes": "histogram",
-    "monitor_parse_duration_seconds": "histogram",
-    "monitor_stories_new": "counter",
-    "monitor_matches": "counter",
-    "monitor_alerts_delivered": "counter",
-    "monitor_alerts_failed": "counter",
-    "monitor_outbox_pending": "gauge",
-    "monitor_outbox_oldest_age_seconds": "gauge",
-    "monitor_feeds": "gauge",
-    "monitor_scheduler_skips": "counter",
-    "monitor_poll_cycles": "counter",
-    "monitor_last_poll_cycle_timestamp_seconds": "gauge",
-    "monitor_build_info": "gauge",
+    P + "fetch_duration_seconds": "histogram",
+    P + "fetches": "counter",
+    P + "response_bytes": "histogram",
+    P + "parse_duration_seconds": "histogram",
+    P + "stories_new": "counter",
+    P + "matches": "counter",
+    P + "alerts_delivered": "counter",
+    P + "alerts_failed": "counter",
+    P + "outbox_pending": "gauge",
+    P + "outbox_oldest_age_seconds": "gauge",
+    P + "feeds": "gauge",
+    P + "scheduler_skips": "counter",
+    P + "poll_cycles": "counter",
+    P + "last_poll_cycle_timestamp_seconds": "gauge",
+    P + "build_info": "gauge",
 }
 
 
@@ -104,7 +107,7 @@ def test_naming_conventions() -> None:
     for family in text_string_to_metric_families(Metrics().render().decode()):
         if family.name.startswith(("process_", "python_")):
             continue  # the standard process collectors
-        assert family.name.startswith("monitor_"), family.name
+        assert family.name.startswith(P), family.name
         for s in family.samples:
             if family.type == "counter":
                 assert s.name.endswith("_total"), s.name
@@ -124,14 +127,14 @@ def test_render_and_content_type() -> None:
 def test_registry_is_private() -> None:
     first, second = Metrics(), Metrics()  # no "Duplicated timeseries" from a shared registry
     first.stories_new.inc(3)
-    assert sample(second, "monitor_stories_new_total") == 0
-    assert REGISTRY.get_sample_value("monitor_stories_new_total") is None
+    assert sample(second, P + "stories_new_total") == 0
+    assert REGISTRY.get_sample_value(P + "stories_new_total") is None
 
 
 def test_build_info_names_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONITOR_REVISION", "abc1234")
     metrics = Metrics(version="9.9.9", process_metrics=False)
-    fam = families(metrics)["monitor_build_info"]
+    fam = families(metrics)[P + "build_info"]
     (s,) = fam.samples  # type: ignore[attr-defined]
     assert s.value == 1
     assert s.labels["version"] == "9.9.9" and s.labels["revision"] == "abc1234"
@@ -139,10 +142,12 @@ def test_build_info_names_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_known_series_start_at_zero() -> None:
     metrics = Metrics(process_metrics=False)
-    assert sample(metrics, "monitor_fetches_total", outcome="timeout") == 0
-    assert sample(metrics, "monitor_alerts_delivered_total", destination_type="webhook") == 0
-    assert sample(metrics, "monitor_feeds", state="failing") == 0
-    assert sample(metrics, "monitor_scheduler_skips_total", reason="max_instances") == 0
+    assert sample(metrics, P + "fetches_total", outcome="timeout") == 0
+    metrics.known_destinations({"hook": "webhook"})
+    assert sample(metrics, P + "alerts_delivered_total", destination="hook",
+                  destination_type="webhook") == 0  # fmt: skip
+    assert sample(metrics, P + "feeds", state="failing") == 0
+    assert sample(metrics, P + "scheduler_skips_total", reason="max_instances") == 0
 
 
 def test_observe_poll_success() -> None:
@@ -160,24 +165,24 @@ def test_observe_poll_success() -> None:
             ),
         )
     )
-    assert sample(metrics, "monitor_fetches_total", outcome="ok") == 1
-    assert sample(metrics, "monitor_fetch_duration_seconds_count", outcome="ok") == 1
-    assert sample(metrics, "monitor_fetch_duration_seconds_sum", outcome="ok") == pytest.approx(0.3)
-    assert sample(metrics, "monitor_response_bytes_bucket", le="262144.0") == 1
-    assert sample(metrics, "monitor_response_bytes_bucket", le="65536.0") == 0
-    assert sample(metrics, "monitor_parse_duration_seconds_count") == 1
-    assert sample(metrics, "monitor_stories_new_total") == 3
-    assert sample(metrics, "monitor_alerts_queued_total") == 2
-    assert sample(metrics, "monitor_matches_total", rule="transfer.vehicle") == 2
-    assert sample(metrics, "monitor_matches_total", rule="breach.luxury") == 1
-    assert (sample(metrics, "monitor_last_poll_timestamp_seconds") or 0) > 0
+    assert sample(metrics, P + "fetches_total", outcome="ok") == 1
+    assert sample(metrics, P + "fetch_duration_seconds_count", outcome="ok") == 1
+    assert sample(metrics, P + "fetch_duration_seconds_sum", outcome="ok") == pytest.approx(0.3)
+    assert sample(metrics, P + "response_bytes_bucket", le="262144.0") == 1
+    assert sample(metrics, P + "response_bytes_bucket", le="65536.0") == 0
+    assert sample(metrics, P + "parse_duration_seconds_count") == 1
+    assert sample(metrics, P + "stories_new_total") == 3
+    assert sample(metrics, P + "alerts_queued_total") == 2
+    assert sample(metrics, P + "matches_total", rule="transfer.vehicle") == 2
+    assert sample(metrics, P + "matches_total", rule="breach.luxury") == 1
+    assert (sample(metrics, P + "last_poll_timestamp_seconds") or 0) > 0
 
 
 def test_observe_poll_not_modified_counts_no_body() -> None:
     metrics = Metrics(process_metrics=False)
     metrics.observe_poll(Outcome(status=304, body_bytes=0))
-    assert sample(metrics, "monitor_fetches_total", outcome="not_modified") == 1
-    assert sample(metrics, "monitor_response_bytes_count") == 0
+    assert sample(metrics, P + "fetches_total", outcome="not_modified") == 1
+    assert sample(metrics, P + "response_bytes_count") == 0
 
 
 @pytest.mark.parametrize(
@@ -200,38 +205,31 @@ def test_failure_outcome_labels(error_kind: str | None, label: str) -> None:
     assert fetch_outcome(outcome) == label
     metrics = Metrics(process_metrics=False)
     metrics.observe_poll(outcome)
-    assert sample(metrics, "monitor_fetches_total", outcome=label) == 1
+    assert sample(metrics, P + "fetches_total", outcome=label) == 1
     # A failure without a timing adds no misleading zero to the duration histogram.
-    assert sample(metrics, "monitor_fetch_duration_seconds_count", outcome=label) in (None, 0)
+    assert sample(metrics, P + "fetch_duration_seconds_count", outcome=label) in (None, 0)
 
 
 def test_skipped_poll_is_a_skip_not_a_fetch() -> None:
     metrics = Metrics(process_metrics=False)
     metrics.observe_poll(Outcome(skipped=True))
-    assert sample(metrics, "monitor_scheduler_skips_total", reason="backoff") == 1
-    assert sample(metrics, "monitor_fetches_total", outcome="ok") == 0
-    assert sample(metrics, "monitor_last_poll_timestamp_seconds") == 0
+    assert sample(metrics, P + "scheduler_skips_total", reason="backoff") == 1
+    assert sample(metrics, P + "fetches_total", outcome="ok") == 0
+    assert sample(metrics, P + "last_poll_timestamp_seconds") == 0
 
 
 def test_observe_delivery() -> None:
     metrics = Metrics(process_metrics=False)
-    metrics.observe_delivery("slack", ok=True, duration_s=0.12)
-    metrics.observe_delivery("webhook", ok=False, reason="retryable")
+    metrics.observe_delivery("slack", destination="team", ok=True, duration_s=0.12)
+    metrics.observe_delivery("webhook", destination="hook", ok=False, reason="retryable")
     metrics.observe_delivery_error("webhook", PermanentDelivery("hook", "HTTP 410", disable=True))
-    assert sample(metrics, "monitor_alerts_delivered_total", destination_type="slack") == 1
-    assert (
-        sample(
-            metrics, "monitor_alerts_failed_total", destination_type="webhook", reason="retryable"
-        )
-        == 1
-    )
-    assert (
-        sample(
-            metrics, "monitor_alerts_failed_total", destination_type="webhook", reason="disabled"
-        )
-        == 1
-    )
-    assert sample(metrics, "monitor_delivery_duration_seconds_count", destination_type="slack") == 1
+    team = {"destination": "team", "destination_type": "slack"}
+    hook = {"destination": "hook", "destination_type": "webhook"}
+    unknown = {"destination": "unknown", "destination_type": "webhook"}
+    assert sample(metrics, P + "alerts_delivered_total", **team) == 1
+    assert sample(metrics, P + "alerts_failed_total", **hook, reason="retryable") == 1
+    assert sample(metrics, P + "alerts_failed_total", **unknown, reason="disabled") == 1
+    assert sample(metrics, P + "delivery_duration_seconds_count", **team) == 1
 
 
 @pytest.mark.parametrize(
@@ -256,11 +254,11 @@ def test_observe_state_outbox_gauges() -> None:
         counts={"pending": 4, "sent": 10, "dead": 1}, oldest=NOW - timedelta(minutes=12)
     )
     metrics.observe_state(store, feed_ids=[], now=NOW)
-    assert sample(metrics, "monitor_outbox_pending") == 4
-    assert sample(metrics, "monitor_outbox_dead") == 1
-    assert sample(metrics, "monitor_outbox_oldest_age_seconds") == 720
+    assert sample(metrics, P + "outbox_pending") == 4
+    assert sample(metrics, P + "outbox_dead") == 1
+    assert sample(metrics, P + "outbox_oldest_age_seconds") == 720
     metrics.observe_state(FakeStore(), feed_ids=[], now=NOW)
-    assert sample(metrics, "monitor_outbox_oldest_age_seconds") == 0
+    assert sample(metrics, P + "outbox_oldest_age_seconds") == 0
 
 
 def test_observe_state_feed_gauges_follow_the_configured_feeds() -> None:
@@ -274,20 +272,20 @@ def test_observe_state_feed_gauges_follow_the_configured_feeds() -> None:
     probe = FeedState("__probe__")
     store = FakeStore(states=[ok, failing, gone, probe])
     metrics.observe_state(store, feed_ids=["a", "b", "c"], now=NOW)
-    assert sample(metrics, "monitor_feeds", state="ok") == 1
-    assert sample(metrics, "monitor_feeds", state="failing") == 1
-    assert sample(metrics, "monitor_feeds", state="new") == 1  # "c" has never been polled
-    assert sample(metrics, "monitor_feed_up", feed="a") == 1
-    assert sample(metrics, "monitor_feed_up", feed="b") == 0
-    assert sample(metrics, "monitor_feed_up", feed="c") is None
-    assert sample(metrics, "monitor_feed_up", feed="old") is None  # not configured any more
-    assert sample(metrics, "monitor_feed_last_success_timestamp_seconds", feed="b") == (
+    assert sample(metrics, P + "feeds", state="ok") == 1
+    assert sample(metrics, P + "feeds", state="failing") == 1
+    assert sample(metrics, P + "feeds", state="new") == 1  # "c" has never been polled
+    assert sample(metrics, P + "feed_up", feed="a") == 1
+    assert sample(metrics, P + "feed_up", feed="b") == 0
+    assert sample(metrics, P + "feed_up", feed="c") is None
+    assert sample(metrics, P + "feed_up", feed="old") is None  # not configured any more
+    assert sample(metrics, P + "feed_last_success_timestamp_seconds", feed="b") == (
         (NOW - timedelta(hours=2)).timestamp()
     )
     # After a reload drops "b", its series disappear instead of freezing.
     metrics.observe_state(store, feed_ids=["a"], now=NOW)
-    assert sample(metrics, "monitor_feed_up", feed="b") is None
-    assert sample(metrics, "monitor_feeds", state="failing") == 0
+    assert sample(metrics, P + "feed_up", feed="b") is None
+    assert sample(metrics, P + "feeds", state="failing") == 0
 
 
 def test_cycles_skips_and_reloads() -> None:
@@ -296,11 +294,11 @@ def test_cycles_skips_and_reloads() -> None:
     metrics.observe_cycle(timestamp_s=1_700_000_900.0)
     metrics.observe_scheduler_skip("max_instances")
     metrics.observe_reload(ok=False)
-    assert sample(metrics, "monitor_poll_cycles_total") == 2
-    assert sample(metrics, "monitor_last_poll_cycle_timestamp_seconds") == 1_700_000_900.0
-    assert sample(metrics, "monitor_scheduler_skips_total", reason="max_instances") == 1
-    assert sample(metrics, "monitor_config_reloads_total", result="failed") == 1
-    assert sample(metrics, "monitor_config_reloads_total", result="ok") == 0
+    assert sample(metrics, P + "poll_cycles_total") == 2
+    assert sample(metrics, P + "last_poll_cycle_timestamp_seconds") == 1_700_000_900.0
+    assert sample(metrics, P + "scheduler_skips_total", reason="max_instances") == 1
+    assert sample(metrics, P + "config_reloads_total", result="failed") == 1
+    assert sample(metrics, P + "config_reloads_total", result="ok") == 0
 
 
 @dataclass(frozen=True)
@@ -312,20 +310,29 @@ class Delivered:
     latency_s: float | None = None
 
 
-def test_delivery_observer_maps_results_by_destination_type() -> None:
+def test_delivery_observer_labels_by_configured_destination_and_type() -> None:
     metrics = Metrics(process_metrics=False)
-    types = {"team-slack": "slack", "hook": "webhook"}
+    types = {"team-slack": "slack", "hook": "webhook", "hook-2": "webhook"}
     observe = metrics.delivery_observer(types)
     observe(Delivered("team-slack", "sent", latency_s=0.2))
     observe(Delivered("hook", "retry"))
     observe(Delivered("hook", "dead"))
     observe(Delivered("hook", "deferred"))  # held for a digest: neither delivered nor failed
+    observe(Delivered("not-configured", "sent"))  # an id the config does not name
     types["late"] = "console"  # the runtime updates the same mapping on reload
     observe(Delivered("late", "sent"))
-    assert sample(metrics, "monitor_alerts_delivered_total", destination_type="slack") == 1
-    assert sample(metrics, "monitor_alerts_delivered_total", destination_type="console") == 1
-    assert sample(metrics, "monitor_alerts_delivered_total", destination_type="webhook") == 0
-    failed = "monitor_alerts_failed_total"
-    assert sample(metrics, failed, destination_type="webhook", reason="retryable") == 1
-    assert sample(metrics, failed, destination_type="webhook", reason="dead_lettered") == 1
-    assert sample(metrics, "monitor_delivery_duration_seconds_count", destination_type="slack") == 1
+    delivered = P + "alerts_delivered_total"
+    assert sample(metrics, delivered, destination="team-slack", destination_type="slack") == 1
+    assert sample(metrics, delivered, destination="late", destination_type="console") == 1
+    assert sample(metrics, delivered, destination="unknown", destination_type="unknown") == 1
+    # two webhooks are told apart; a configured one starts at 0
+    assert sample(metrics, delivered, destination="hook", destination_type="webhook") == 0
+    assert sample(metrics, delivered, destination="hook-2", destination_type="webhook") == 0
+    failed = P + "alerts_failed_total"
+    hook = {"destination": "hook", "destination_type": "webhook"}
+    assert sample(metrics, failed, **hook, reason="retryable") == 1
+    assert sample(metrics, failed, **hook, reason="dead_lettered") == 1
+    duration = P + "delivery_duration_seconds_count"
+    assert sample(metrics, duration, destination="team-slack", destination_type="slack") == 1
+    names = {f.name for f in text_string_to_metric_families(metrics.render().decode())}
+    assert all(name.startswith(P) for name in names if not name.startswith(("process_", "python_")))

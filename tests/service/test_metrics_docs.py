@@ -21,7 +21,10 @@ def exported() -> tuple[set[str], set[str]]:
     # Labelled series appear once observed: observe one of each.
     now = datetime(2026, 3, 1, tzinfo=UTC)
     metrics.observe_state(_OneFeed(now), feed_ids=["a"], now=now)
-    metrics.observe_delivery("webhook", ok=False, reason="dead_lettered", duration_s=0.1)
+    metrics.known_destinations({"hook": "webhook"})
+    metrics.observe_delivery(
+        "webhook", destination="hook", ok=False, reason="dead_lettered", duration_s=0.1
+    )
     metrics.matches.labels(rule="r").inc()
     families = list(text_string_to_metric_families(metrics.render().decode()))
     names = set()
@@ -52,7 +55,7 @@ def yaml_blocks(text: str) -> list[object]:
 
 def test_the_metric_table_lists_every_metric_and_nothing_else() -> None:
     text = DOC.read_text(encoding="utf-8")
-    documented = set(re.findall(r"^\| `(monitor_[a-z_]+)` \|", text, re.M))
+    documented = set(re.findall(r"^\| `(sanctions_monitor_[a-z_]+)` \|", text, re.M))
     names, _ = exported()
     assert documented == names, {
         "undocumented": sorted(names - documented),
@@ -69,12 +72,12 @@ def test_alert_rules_parse_and_use_exported_series() -> None:
     assert len(alerts) == len(rules), "alert names are unique"
     _, samples = exported()
     for alert, expr in alerts.items():
-        for series in re.findall(r"\bmonitor_[a-z_]+", expr):
+        for series in re.findall(r"\bsanctions_monitor_[a-z_]+", expr):
             assert series in samples, f"{alert}: {series} is not exported"
     # The three the issue asks for.
-    assert "max_over_time(monitor_feed_up[1h]) == 0" in alerts["SanctionsFeedFailing"]
-    assert "monitor_outbox_oldest_age_seconds > 600" in alerts["SanctionsOutboxStuck"]
-    assert "monitor_last_poll_timestamp_seconds" in alerts["SanctionsNoPolling"]
+    assert "max_over_time(sanctions_monitor_feed_up[1h]) == 0" in alerts["SanctionsFeedFailing"]
+    assert "sanctions_monitor_outbox_oldest_age_seconds > 600" in alerts["SanctionsOutboxStuck"]
+    assert "sanctions_monitor_last_poll_timestamp_seconds" in alerts["SanctionsNoPolling"]
 
 
 def test_every_yaml_example_parses() -> None:

@@ -122,7 +122,7 @@ async def test_metrics_endpoint_serves_the_registry(
         for family in text_string_to_metric_families(response.text)
         for s in family.samples
     }
-    assert values["monitor_stories_new_total"] == 7
+    assert values["sanctions_monitor_stories_new_total"] == 7
 
 
 async def test_head_has_headers_and_no_body(server: OpsServer) -> None:

@@ -49,9 +49,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, nested: bool) -> None
     )
     parser.add_argument(
         "--state",
-        metavar="PATH",
+        metavar="URL",
         default=default,
-        help="state database (overrides the config's state.path)",
+        help="state store: a SQLite path, sqlite:///PATH or postgresql://… (overrides the config)",
     )
     parser.add_argument(
         "--log-format",

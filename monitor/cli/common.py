@@ -29,8 +29,9 @@ def config_path(args: argparse.Namespace) -> Path:
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Config keys the command line replaces (``--state``, ``--log-format``)."""
     found: dict[str, Any] = {}
-    if getattr(args, "state", None):
-        found["state.path"] = args.state
+    if getattr(args, "state", None):  # a path or a URL: it replaces both keys of the file
+        found["state.path"] = None
+        found["state.url"] = args.state
     if getattr(args, "log_format", None):
         found["log.format"] = args.log_format
     return found

@@ -26,7 +26,7 @@ from monitor.detect.parse_pool import ProcessParser
 from monitor.errors import FetchError, ParseError
 from monitor.models import FeedSpec, FeedState, FetchResult
 from monitor.service.observability import configure_logging
-from monitor.state.sqlite import SqliteStore
+from monitor.state.open import StateUrl, open_store
 
 RATE_WINDOW = timedelta(days=7)
 MAX_FILE_BYTES = 20_000_000
@@ -57,7 +57,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
     settings = cli_config(args)
     now = SystemClock().now()
-    rows = feed_rows(settings.feeds, settings.state_path, now=now)
+    rows = feed_rows(settings.feeds, settings.state_url, now=now)
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -67,20 +67,21 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def feed_rows(
-    feeds: Sequence[FeedSpec], state_path: Path, *, now: datetime
+    feeds: Sequence[FeedSpec], state: Path | StateUrl, *, now: datetime
 ) -> list[dict[str, Any]]:
     """One row per configured feed (in config order), then feeds the store knows but the config
     no longer lists. A missing state file means every feed is ``new`` (and is not created)."""
-    states, per_week = _read_states(state_path, now)
+    where = state if isinstance(state, StateUrl) else StateUrl("sqlite", str(state))
+    states, per_week = _read_states(where, now)
     rows = [_feed_row(spec, states.pop(spec.id, FeedState(spec.id)), per_week) for spec in feeds]
     return rows + [_feed_row(None, state, per_week) for state in states.values()]
 
 
-def _read_states(state_path: Path, now: datetime) -> tuple[dict[str, FeedState], dict[str, int]]:
-    """Feed states and 7-day story counts from the store."""
-    if not state_path.exists():
+def _read_states(where: StateUrl, now: datetime) -> tuple[dict[str, FeedState], dict[str, int]]:
+    """Feed states and 7-day story counts from the store (a missing SQLite file: none)."""
+    if where.kind == "sqlite" and not where.path.exists():
         return {}, {}
-    store = SqliteStore(state_path)
+    store = open_store(where, migrate=False)
     try:
         states = {s.feed_id: s for s in store.feed_states()}
         return states, store.story_counts_since(now - RATE_WINDOW)

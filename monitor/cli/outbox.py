@@ -10,7 +10,8 @@
     outbox purge --older-than 30d     delete sent rows (``--sent`` may be given; it changes nothing)
     outbox enable DESTINATION         re-enable a destination without requeueing
 
-The state file comes from the config (``state.path``), or ``--state PATH`` to skip the config.
+The state store comes from the config (``state.url`` / ``state.path``), or ``--state URL`` (a
+SQLite path, ``sqlite:///PATH`` or ``postgresql://…``) to skip the config.
 Exit codes: 0 done, 1 nothing matched (unknown id, nothing to retry), 2 bad usage.
 """
 
@@ -29,7 +30,9 @@ from monitor.clock import SystemClock
 from monitor.deliver.render.text import clean, clip
 from monitor.deliver.render.webhook import webhook_body
 from monitor.models import OutboxEntry
-from monitor.state.sqlite import SqliteStore
+from monitor.ports import StateStore
+from monitor.state.open import open_store as open_state
+from monitor.state.open import parse_state_url
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -99,15 +102,15 @@ def parse_duration(text: str) -> timedelta:
 
 
 @contextmanager
-def open_store(args: argparse.Namespace) -> Iterator[SqliteStore]:
-    """The state store named by ``--state``, else by the config's ``state.path``."""
+def open_store(args: argparse.Namespace) -> Iterator[StateStore]:
+    """The state store named by ``--state``, else by the config's ``state.url`` / ``.path``."""
     if args.state:
-        path = args.state
+        where = parse_state_url(args.state)
     else:  # imported here: loading the config compiles the detection pack, not needed with --state
         from monitor.cli.common import cli_config
 
-        path = cli_config(args).state_path
-    store = SqliteStore(path)
+        where = cli_config(args).state_url
+    store = open_state(where, migrate=False)
     try:
         yield store
     finally:
@@ -206,7 +209,7 @@ def cmd_enable(args: argparse.Namespace) -> int:
     return 0
 
 
-def _enable_destinations(store: SqliteStore, destinations: set[str]) -> list[tuple[str, str]]:
+def _enable_destinations(store: StateStore, destinations: set[str]) -> list[tuple[str, str]]:
     disabled = store.disabled_destinations()
     enabled = [(dest, disabled[dest]) for dest in sorted(destinations) if dest in disabled]
     for dest, _ in enabled:

@@ -31,13 +31,12 @@ from monitor.detect.fetch import FeedFetcher, build_client
 from monitor.detect.netpolicy import NetworkPolicy, parse_networks
 from monitor.detect.parse_pool import ProcessParser
 from monitor.detect.poller import FeedPoller, PollPolicy
-from monitor.ports import Notifier
+from monitor.ports import Clusters, Notifier, StateStore
 from monitor.service import config as config_mod
 from monitor.service.config import Settings
 from monitor.service.daemon import CycleSummary, Daemon
 from monitor.service.metrics import Metrics
-from monitor.state.clusters import ClusterIndex
-from monitor.state.sqlite import SqliteStore
+from monitor.state.open import open_store, redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -70,8 +69,8 @@ class App:
     """Every real object of one running monitor, built from one ``Settings``."""
 
     settings: Settings
-    store: SqliteStore
-    clusters: ClusterIndex
+    store: StateStore
+    clusters: Clusters
     client: httpx.AsyncClient
     feed_client: httpx.AsyncClient
     parser: ProcessParser
@@ -137,8 +136,8 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
     clock = SystemClock()
     model = settings.model
     http = model.http
-    store = SqliteStore(
-        settings.state_path,
+    store = open_store(
+        settings.state_url,
         cluster_threshold=model.dedup.threshold,
         cluster_window_s=model.dedup.window_h * 3600.0,
     )
@@ -296,7 +295,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  destinations: {active or 'none'}")
     if settings.skipped_destinations:
         print(f"  skipped (empty URL): {', '.join(settings.skipped_destinations)}")
-    print(f"  state: {settings.state_path}")
+    where = settings.state_url
+    print(f"  state: {where.target if where.kind == 'sqlite' else redact_url(where.target)}")
     return 0
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -37,9 +38,12 @@ from pydantic import (
 from monitor import __version__
 from monitor.detect.match import Pack, compile_pack
 from monitor.detect.netpolicy import parse_networks
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.models import DestinationSpec, FeedSpec, Severity
 from monitor.service.bundle import bundled_config
+from monitor.state.open import StateUrl, parse_state_url, redact_url
+
+DEFAULT_STATE_PATH = "state/monitor.db"
 
 BUNDLED_CONFIG = bundled_config()
 DEFAULT_USER_AGENT = (
@@ -90,7 +94,26 @@ class _Strict(BaseModel):
 
 
 class StateModel(_Strict):
-    path: str = "state/monitor.db"
+    path: str | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> StateModel:
+        if self.path is not None and self.url is not None:
+            raise ValueError("set state.path (SQLite shorthand) or state.url, not both")
+        if self.url is not None:
+            try:
+                parse_state_url(self.url)
+            except StoreError as exc:
+                raise ValueError(str(exc).removeprefix("state: ")) from None
+        return self
+
+    @property
+    def location(self) -> StateUrl:
+        """Where the state lives: ``url`` if set, else the SQLite file ``path``."""
+        if self.url is not None:
+            return parse_state_url(self.url)
+        return StateUrl("sqlite", self.path or DEFAULT_STATE_PATH)
 
 
 class HttpModel(_Strict):
@@ -220,8 +243,14 @@ class Settings:
     secrets: frozenset[str] = field(default_factory=frozenset)
 
     @property
+    def state_url(self) -> StateUrl:
+        """The state store (``state.url``, or ``state.path`` as a SQLite file)."""
+        return self.model.state.location
+
+    @property
     def state_path(self) -> Path:
-        return Path(self.model.state.path)
+        """The SQLite file of ``state.path`` / a ``sqlite://`` URL (the state of one process)."""
+        return self.state_url.path
 
     @property
     def disabled_topics(self) -> frozenset[str]:
@@ -271,7 +300,7 @@ def load_config(path: Path | str, *, overrides: Mapping[str, Any] | None = None)
         destinations=destinations,
         skipped_destinations=skipped,
         pack=pack,
-        secrets=frozenset(_secrets_of(destinations)),
+        secrets=frozenset([*_secrets_of(destinations), *_state_secrets(model.state)]),
     )
 
 
@@ -301,6 +330,8 @@ def redacted_dump(settings: Settings) -> dict[str, Any]:
         if dest["type"] != "console" and dest.get("url"):
             dest["url"] = REDACTED  # a Slack or webhook URL is itself a credential
         dest["headers"] = {name: REDACTED for name in dest.get("headers", {})}
+    if data["state"].get("url"):
+        data["state"]["url"] = redact_url(data["state"]["url"])
     return data
 
 
@@ -523,6 +554,12 @@ def _destination_spec(dest: DestinationModel) -> DestinationSpec:
         digest_every_s=dest.digest.every_s if dest.digest else None,
         timeout_s=dest.timeout_s,
     )
+
+
+def _state_secrets(state: StateModel) -> Iterator[str]:
+    """The password of a ``postgresql://user:password@…`` URL, redacted like a token."""
+    if state.url is not None and (password := urlsplit(state.url).password):
+        yield password
 
 
 def _secrets_of(destinations: Sequence[DestinationSpec]) -> Iterator[str]:

@@ -42,6 +42,7 @@ DEFAULT_RETENTION_S = 30 * 86400.0
 DEFAULT_MAX_CANDIDATES = 20
 PER_KEY_SCAN = 50
 MAX_OUTLETS = 50
+NO_LIMIT = 2**62  # "all rows" for LIMIT in both SQLite and PostgreSQL (no -1 there)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS dedup_stories (
@@ -78,13 +79,25 @@ _SCHEMA = (
 )
 
 
+class Rows(Protocol):
+    """What a statement gives back (``sqlite3.Cursor`` fits)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
 class StatementRunner(Protocol):
     """Runs statements in the owning store's current transaction (``sqlite3.Connection`` fits;
-    ``SqliteStore`` passes a runner that holds its lock)."""
+    ``SqliteStore`` passes a runner that holds its lock, ``PostgresStore`` one that rewrites
+    the SQLite spellings, see ``pg_clusters``)."""
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> sqlite3.Cursor: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Rows: ...
 
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> sqlite3.Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Rows: ...
 
 
 def ensure_schema(conn: StatementRunner) -> None:
@@ -221,7 +234,7 @@ class ClusterIndex:
             old = self.conn.execute(
                 "SELECT id, feed_id, indexed_s, sig FROM dedup_stories WHERE seen_at < ? "
                 "ORDER BY seen_at LIMIT ?",
-                (cutoff, -1 if limit is None else limit),
+                (cutoff, NO_LIMIT if limit is None else limit),
             ).fetchall()
             self._delete_keys(old)
             self.conn.executemany(

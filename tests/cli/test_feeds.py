@@ -12,6 +12,7 @@ import pytest
 
 from monitor.cli import feeds as feeds_cli
 from monitor.models import FeedSpec, FeedState, Story
+from monitor.state.open import StateUrl
 from monitor.state.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -105,7 +106,7 @@ def test_table_shows_health_failures_and_relative_times(state_path: Path) -> Non
 def test_feeds_command_json(
     state_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = types.SimpleNamespace(feeds=SPECS, state_path=state_path)
+    settings = types.SimpleNamespace(feeds=SPECS, state_url=StateUrl("sqlite", str(state_path)))
     monkeypatch.setattr("monitor.cli.common.cli_config", lambda args: settings)
     code = feeds_cli.cmd_feeds(argparse.Namespace(config="x.yaml", json=True))
     data = json.loads(capsys.readouterr().out)

@@ -1,4 +1,5 @@
-"""The delivery worker on a real SQLite outbox: retries, Retry-After, dead letters, fallbacks,
+"""The delivery worker on a real outbox, SQLite and PostgreSQL in turn (the ``store`` fixture):
+retries, Retry-After, dead letters, fallbacks,
 rate limits, digests, ordering. Network paths use the real loopback receiver."""
 
 # ruff: noqa: F811 - the receiver fixtures are imported, then requested by name
@@ -10,7 +11,6 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +21,7 @@ from monitor.deliver.pacing import TokenBucket
 from monitor.deliver.worker import DeliveryOutcome, DeliveryWorker, DigestPolicy
 from monitor.errors import PayloadRejected, PermanentDelivery, RetryableDelivery
 from monitor.models import Alert, DestinationSpec, Severity
-from monitor.ports import Notifier, NotifierCapabilities
-from monitor.state.sqlite import SqliteStore
+from monitor.ports import Notifier, NotifierCapabilities, StateStore
 from tests.fixtures.delivery.samples import alert, story
 from tests.servers.webhook_receiver import (  # noqa: F401 - fixtures
     TEST_SECRETS,
@@ -36,8 +35,9 @@ FAST = (0, 1, 2, 4)  # a short retry schedule so tests move the clock by seconds
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "state" / "monitor.db")
+def store(state_store: StateStore) -> StateStore:
+    """Each backend in turn (``tests/conftest.py``): delivery keeps one contract on both."""
+    return state_store
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def queue(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     count: int,
     dest: str,
@@ -94,7 +94,7 @@ def slack(
 
 
 def worker(
-    store: SqliteStore, clock: FakeClock, notifiers: Sequence[Notifier], **kwargs: object
+    store: StateStore, clock: FakeClock, notifiers: Sequence[Notifier], **kwargs: object
 ) -> DeliveryWorker:
     options: dict[str, object] = {"retry_schedule_s": FAST, "jitter": 0.0, **kwargs}
     return DeliveryWorker(
@@ -102,7 +102,7 @@ def worker(
     )  # type: ignore[arg-type]
 
 
-def statuses(store: SqliteStore) -> dict[str, int]:
+def statuses(store: StateStore) -> dict[str, int]:
     return store.outbox_counts()
 
 
@@ -110,7 +110,7 @@ def statuses(store: SqliteStore) -> dict[str, int]:
 
 
 async def test_delivers_each_alert_once_and_marks_it_sent(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -126,7 +126,7 @@ async def test_delivers_each_alert_once_and_marks_it_sent(
 
 
 async def test_receiver_down_then_up_every_alert_arrives_exactly_once(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -150,7 +150,7 @@ async def test_receiver_down_then_up_every_alert_arrives_exactly_once(
 
 
 async def test_failure_leaves_row_pending_with_later_attempt(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -171,7 +171,7 @@ async def test_failure_leaves_row_pending_with_later_attempt(
 
 
 async def test_retry_after_is_waited_and_not_counted(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -190,7 +190,7 @@ async def test_retry_after_is_waited_and_not_counted(
 
 
 async def test_retry_after_two_seconds_in_real_time(
-    store: SqliteStore, client: httpx.AsyncClient, webhook_receiver: WebhookReceiver
+    store: StateStore, client: httpx.AsyncClient, webhook_receiver: WebhookReceiver
 ) -> None:
     """The acceptance case with the real clock: the second request comes >= 2 s after the 429."""
     from monitor.clock import SystemClock
@@ -219,7 +219,7 @@ async def test_retry_after_two_seconds_in_real_time(
 
 
 async def test_gives_up_after_the_window(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -234,7 +234,7 @@ async def test_gives_up_after_the_window(
     assert dead.last_error is not None and dead.last_error.startswith("gave up after")
 
 
-def test_backoff_follows_schedule_with_bounded_jitter(store: SqliteStore, clock: FakeClock) -> None:
+def test_backoff_follows_schedule_with_bounded_jitter(store: StateStore, clock: FakeClock) -> None:
     low = DeliveryWorker(store=store, notifiers={}, clock=clock, rng=lambda: 0.0)
     high = DeliveryWorker(store=store, notifiers={}, clock=clock, rng=lambda: 1.0)
     for failures, step in [(1, 5), (2, 60), (3, 300), (4, 1800), (5, 7200), (9, 7200)]:
@@ -246,7 +246,7 @@ def test_backoff_follows_schedule_with_bounded_jitter(store: SqliteStore, clock:
 
 
 async def test_permanent_slack_error_disables_only_that_destination(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -277,7 +277,7 @@ async def test_permanent_slack_error_disables_only_that_destination(
 
 
 async def test_webhook_410_disables(
-    store: SqliteStore,
+    store: StateStore,
     clock: FakeClock,
     client: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
@@ -290,7 +290,7 @@ async def test_webhook_410_disables(
 
 
 async def test_invalid_blocks_sends_plain_fallback_once(
-    store: SqliteStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
+    store: StateStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
 ) -> None:
     queue(store, clock, 1, "slack")
     slack_receiver.slack_error("invalid_blocks", times=1)
@@ -303,7 +303,7 @@ async def test_invalid_blocks_sends_plain_fallback_once(
 
 
 async def test_fallback_refused_too_is_dead_after_two_requests(
-    store: SqliteStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
+    store: StateStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
 ) -> None:
     queue(store, clock, 1, "slack")
     slack_receiver.slack_error("invalid_payload")
@@ -316,7 +316,7 @@ async def test_fallback_refused_too_is_dead_after_two_requests(
 
 
 async def test_fallback_retry_keeps_using_plain(
-    store: SqliteStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
+    store: StateStore, clock: FakeClock, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
 ) -> None:
     queue(store, clock, 1, "slack")
     slack_receiver.slack_error("invalid_blocks", times=1)
@@ -357,7 +357,7 @@ class ScriptedNotifier:
 
 
 async def test_one_at_a_time_per_destination_in_order_destinations_in_parallel(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     a_alerts = queue(store, clock, 6, "a", prefix="a")
     b_alerts = queue(store, clock, 6, "b", prefix="b")
@@ -367,7 +367,7 @@ async def test_one_at_a_time_per_destination_in_order_destinations_in_parallel(
     assert a.max_in_flight == b.max_in_flight == 1
 
 
-async def test_a_failing_head_is_not_overtaken(store: SqliteStore, clock: FakeClock) -> None:
+async def test_a_failing_head_is_not_overtaken(store: StateStore, clock: FakeClock) -> None:
     alerts = queue(store, clock, 3, "a")
     a = ScriptedNotifier("a", script=[RetryableDelivery("a", "HTTP 502")])
     w = worker(store, clock, [a])
@@ -379,7 +379,7 @@ async def test_a_failing_head_is_not_overtaken(store: SqliteStore, clock: FakeCl
 
 
 async def test_a_paused_destination_does_not_starve_others(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     queue(store, clock, 10, "a", prefix="a")
     b_alerts = queue(store, clock, 3, "b", prefix="b")
@@ -392,7 +392,7 @@ async def test_a_paused_destination_does_not_starve_others(
     )
 
 
-async def test_a_notifier_bug_is_retried_not_fatal(store: SqliteStore, clock: FakeClock) -> None:
+async def test_a_notifier_bug_is_retried_not_fatal(store: StateStore, clock: FakeClock) -> None:
     queue(store, clock, 2, "a")
     a = ScriptedNotifier("a", script=[ValueError("boom")])
     stats = await worker(store, clock, [a]).deliver_due()
@@ -402,7 +402,7 @@ async def test_a_notifier_bug_is_retried_not_fatal(store: SqliteStore, clock: Fa
 
 
 async def test_unconfigured_destination_is_dead_lettered_with_a_hint(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     queue(store, clock, 1, "gone-from-config")
     await worker(store, clock, []).deliver_due()
@@ -410,7 +410,7 @@ async def test_unconfigured_destination_is_dead_lettered_with_a_hint(
     assert "not configured" in (dead.last_error or "")
 
 
-async def test_cancelled_send_leaves_the_row_pending(store: SqliteStore, clock: FakeClock) -> None:
+async def test_cancelled_send_leaves_the_row_pending(store: StateStore, clock: FakeClock) -> None:
     """What a kill mid-send looks like to the outbox: nothing written, the row is re-sent later."""
     queue(store, clock, 1, "a")
     a = ScriptedNotifier("a", delay_s=10)
@@ -424,7 +424,7 @@ async def test_cancelled_send_leaves_the_row_pending(store: SqliteStore, clock: 
 
 
 async def test_permanent_without_disable_dead_letters_only_that_alert(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     queue(store, clock, 2, "a")
     a = ScriptedNotifier("a", script=[PermanentDelivery("a", "HTTP 400 refused")])
@@ -433,7 +433,7 @@ async def test_permanent_without_disable_dead_letters_only_that_alert(
 
 
 async def test_run_finishes_the_send_in_flight_then_stops(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     queue(store, clock, 5, "a")
     a = ScriptedNotifier("a", delay_s=0.2)
@@ -473,7 +473,7 @@ def test_token_bucket() -> None:
     assert bucket.wait_s(100.0) == 0.0 and bucket.tokens == 2  # never more than the burst
 
 
-async def test_rate_limit_paces_sends_after_the_burst(store: SqliteStore, clock: FakeClock) -> None:
+async def test_rate_limit_paces_sends_after_the_burst(store: StateStore, clock: FakeClock) -> None:
     queue(store, clock, 6, "a")
     fake = FakeTime()
     a = ScriptedNotifier("a")
@@ -485,7 +485,7 @@ async def test_rate_limit_paces_sends_after_the_burst(store: SqliteStore, clock:
     assert fake.slept == pytest.approx([1.0, 1.0, 1.0])
 
 
-async def test_slow_rate_defers_instead_of_blocking(store: SqliteStore, clock: FakeClock) -> None:
+async def test_slow_rate_defers_instead_of_blocking(store: StateStore, clock: FakeClock) -> None:
     queue(store, clock, 3, "a")
     fake = FakeTime()
     a = ScriptedNotifier("a")
@@ -514,7 +514,7 @@ def test_digest_periods_are_aligned() -> None:
 
 
 async def test_digest_holds_low_alerts_and_sends_one_message_per_period(
-    store: SqliteStore, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
+    store: StateStore, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
 ) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 12, 10, tzinfo=UTC))
     low = queue(store, clock, 4, "slack", severity=Severity.MEDIUM, prefix="low")
@@ -541,7 +541,7 @@ async def test_digest_holds_low_alerts_and_sends_one_message_per_period(
 
 
 async def test_digest_failure_retries_every_member(
-    store: SqliteStore, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
+    store: StateStore, client: httpx.AsyncClient, slack_receiver: WebhookReceiver
 ) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 12, 10, tzinfo=UTC))
     queue(store, clock, 3, "slack", severity=Severity.LOW)
@@ -557,7 +557,7 @@ async def test_digest_failure_retries_every_member(
     assert stats.sent == 3 and stats.digests == 1
 
 
-async def test_console_digest(store: SqliteStore) -> None:
+async def test_console_digest(store: StateStore) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 12, 10, tzinfo=UTC))
     queue(store, clock, 2, "console", severity=Severity.LOW)
     stream = io.StringIO()
@@ -572,7 +572,7 @@ async def test_console_digest(store: SqliteStore) -> None:
     assert "digest 2026-03-01 12:00–13:00 UTC: 2 alerts" in stream.getvalue()
 
 
-async def test_payload_rejected_digest_falls_back_to_single_alerts(store: SqliteStore) -> None:
+async def test_payload_rejected_digest_falls_back_to_single_alerts(store: StateStore) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 12, 10, tzinfo=UTC))
     queue(store, clock, 2, "d", severity=Severity.LOW)
 
@@ -593,7 +593,7 @@ async def test_payload_rejected_digest_falls_back_to_single_alerts(store: Sqlite
 
 
 async def test_observe_reports_each_outcome_with_attempt_time(
-    store: SqliteStore, clock: FakeClock
+    store: StateStore, clock: FakeClock
 ) -> None:
     queue(store, clock, 3, "a")
     outcomes: list[DeliveryOutcome] = []

@@ -93,3 +93,28 @@ def test_config_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert resolve_config_path(None) == tmp_path / "env.yaml"
     monkeypatch.delenv("MONITOR_CONFIG")
     assert resolve_config_path(None).name == "monitor.yaml"
+
+
+def test_state_url_or_path_but_not_both(tmp_path: Path) -> None:
+    both = {"state": {"path": "a.db", "url": "sqlite:///b.db"}}
+    config = write_config(tmp_path, feeds=[FEED], destinations=[], extra=both)
+    with pytest.raises(ConfigError, match=r"state.path .* or state.url, not both") as caught:
+        load_config(config)
+    assert caught.value.key_path == "state"
+
+
+def test_state_url_names_the_store_and_its_password_is_a_secret(tmp_path: Path) -> None:
+    url = {"state": {"path": None, "url": "postgresql://monitor:pg-s3cret@db:5432/monitor"}}
+    settings = load_config(write_config(tmp_path, feeds=[FEED], destinations=[], extra=url))
+    assert settings.state_url.kind == "postgresql"
+    assert "pg-s3cret" in settings.secrets
+    assert "pg-s3cret" not in str(redacted_dump(settings))
+    sqlite = {"state": {"path": None, "url": "sqlite:///var/m.db"}}
+    settings = load_config(write_config(tmp_path, feeds=[FEED], destinations=[], extra=sqlite))
+    assert settings.state_path == Path("var/m.db")
+
+
+def test_an_unknown_state_scheme_is_a_config_error(tmp_path: Path) -> None:
+    bad = {"state": {"path": None, "url": "mysql://db/monitor"}}
+    with pytest.raises(ConfigError, match="unknown scheme 'mysql'"):
+        load_config(write_config(tmp_path, feeds=[FEED], destinations=[], extra=bad))

@@ -14,7 +14,7 @@ from monitor.detect import dedup
 from monitor.errors import StoreError
 from monitor.models import Alert, Severity, Story
 from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
-from monitor.state.sqlite import SqliteStore
+from monitor.state.open import open_store
 from tests.detect.test_dedup import load_fixture, make_story
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,9 +29,19 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-@pytest.fixture
-def index(conn: sqlite3.Connection) -> ClusterIndex:
-    return ClusterIndex(conn)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index(request: pytest.FixtureRequest, conn: sqlite3.Connection) -> Iterator[ClusterIndex]:
+    """The index on a bare SQLite connection, then the PostgreSQL store's own index."""
+    if request.param == "sqlite":
+        yield ClusterIndex(conn)
+        return
+    from monitor.state.open import open_store
+
+    store = open_store(request.getfixturevalue("pg_url"))
+    try:
+        yield store.clusters  # type: ignore[misc]
+    finally:
+        store.close()
 
 
 def keyed(story: Story) -> Story:
@@ -161,7 +171,8 @@ def test_peek_answers_like_assign_without_recording(index: ClusterIndex) -> None
     assert index.assign(copies[1], now=T0) == preview
 
 
-def test_assign_neither_begins_nor_commits(conn: sqlite3.Connection, index: ClusterIndex) -> None:
+def test_assign_neither_begins_nor_commits(conn: sqlite3.Connection) -> None:
+    index = ClusterIndex(conn)
     copies, _ = wire_and_unrelated()
     conn.execute("BEGIN IMMEDIATE")
     index.assign(copies[0], now=T0)
@@ -170,9 +181,10 @@ def test_assign_neither_begins_nor_commits(conn: sqlite3.Connection, index: Clus
     assert index.counts() == {"stories": 0, "clusters": 0, "keys": 0}
 
 
-def test_works_inside_the_store_transaction(tmp_path: Path) -> None:
-    """The store opens the DB (WAL), creates the cluster tables and owns the index."""
-    store = SqliteStore(tmp_path / "monitor.db")
+def test_works_inside_the_store_transaction(state_url: str) -> None:
+    """The store opens the DB, creates the cluster tables and owns the index; a rolled-back
+    transaction keeps none of an assignment (both backends)."""
+    store = open_store(state_url)
     index = store.clusters
     copies, _ = wire_and_unrelated()
     with store.transaction():

@@ -1,4 +1,5 @@
-"""The SQLite store: schema versioning, feed state, seen stories and the outbox, on a real file."""
+"""The state stores: feed state, seen stories and the outbox, on a real SQLite file and a real
+PostgreSQL database (the ``store`` fixture runs each test on both); schema versioning of SQLite."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Severity, Story
+from monitor.ports import StateStore
 from monitor.state import sqlite as store_module
+from monitor.state.open import open_store
 from monitor.state.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -45,11 +48,13 @@ def make_alert(story: Story, destination: str = "hook", key: str | None = None) 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "state" / "monitor.db")
+def store(state_store: StateStore) -> StateStore:
+    """Each backend in turn (``tests/conftest.py``): the contract both stores keep."""
+    return state_store
 
 
-def test_schema_is_versioned_and_wal(store: SqliteStore) -> None:
+def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state" / "monitor.db")
     assert (
         store.conn.execute("PRAGMA user_version").fetchone()[0]
         == len(store_module._MIGRATIONS)
@@ -75,7 +80,7 @@ def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
         SqliteStore(blocker / "sub" / "m.db")
 
 
-def test_feed_state_round_trip(store: SqliteStore) -> None:
+def test_feed_state_round_trip(store: StateStore) -> None:
     assert store.feed_state("nk") == FeedState(feed_id="nk")
     state = FeedState(
         feed_id="nk",
@@ -93,7 +98,7 @@ def test_feed_state_round_trip(store: SqliteStore) -> None:
     assert store.feed_states() == [state]
 
 
-def test_commit_marks_seen_and_queues_atomically(store: SqliteStore) -> None:
+def test_commit_marks_seen_and_queues_atomically(store: StateStore) -> None:
     a, b = make_story("a"), make_story("b")
     assert store.unseen([a, b, a]) == [a, b]
     assert store.commit_stories([a, b], [make_alert(a)], NOW) == 1
@@ -102,7 +107,7 @@ def test_commit_marks_seen_and_queues_atomically(store: SqliteStore) -> None:
     assert [e.alert for e in due] == [make_alert(a)]
 
 
-def test_failed_commit_leaves_nothing_half_done(store: SqliteStore) -> None:
+def test_failed_commit_leaves_nothing_half_done(store: StateStore) -> None:
     a = make_story("a")
 
     class Boom(Exception):
@@ -116,14 +121,14 @@ def test_failed_commit_leaves_nothing_half_done(store: SqliteStore) -> None:
     assert store.unseen([a]) == [a]
 
 
-def test_same_alert_key_is_queued_once(store: SqliteStore) -> None:
+def test_same_alert_key_is_queued_once(store: StateStore) -> None:
     a = make_story("a")
     assert store.commit_stories([a], [make_alert(a)], NOW) == 1
     assert store.commit_stories([a], [make_alert(a)], NOW) == 0
     assert store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 0}
 
 
-def test_retry_sent_dead_and_requeue(store: SqliteStore) -> None:
+def test_retry_sent_dead_and_requeue(store: StateStore) -> None:
     a, b = make_story("a"), make_story("b")
     store.commit_stories([a, b], [make_alert(a), make_alert(b)], NOW)
     first, second = store.due_deliveries(NOW)
@@ -143,7 +148,7 @@ def test_retry_sent_dead_and_requeue(store: SqliteStore) -> None:
     assert store.purge_sent(NOW + timedelta(days=1)) == 0
 
 
-def test_retry_without_counting_an_attempt(store: SqliteStore) -> None:
+def test_retry_without_counting_an_attempt(store: StateStore) -> None:
     a = make_story("a")
     store.commit_stories([a], [make_alert(a)], NOW)
     (entry,) = store.due_deliveries(NOW)
@@ -152,7 +157,7 @@ def test_retry_without_counting_an_attempt(store: SqliteStore) -> None:
     assert store.outbox_entry(entry.id).attempts == 0  # type: ignore[union-attr]
 
 
-def test_purge_sent_only_removes_old_sent_rows(store: SqliteStore) -> None:
+def test_purge_sent_only_removes_old_sent_rows(store: StateStore) -> None:
     a, b = make_story("a"), make_story("b")
     store.commit_stories([a, b], [make_alert(a), make_alert(b)], NOW)
     first, _ = store.due_deliveries(NOW)
@@ -161,32 +166,32 @@ def test_purge_sent_only_removes_old_sent_rows(store: SqliteStore) -> None:
     assert store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 0}
 
 
-def test_alert_survives_serialisation(store: SqliteStore) -> None:
+def test_alert_survives_serialisation(store: StateStore) -> None:
     story = replace(make_story("z"), summary="Ким Чен Ын и Путин", tags=("dprk", "ru"))
     alert = make_alert(story)
     store.commit_stories([story], [alert], NOW)
     assert store.due_deliveries(NOW)[0].alert == alert
 
 
-def test_destinations_can_be_disabled_and_enabled(store: SqliteStore) -> None:
+def test_destinations_can_be_disabled_and_enabled(store: StateStore) -> None:
     store.disable_destination("slack", "invalid_token", NOW)
     assert store.disabled_destinations() == {"slack": "invalid_token"}
     store.enable_destination("slack")
     assert store.disabled_destinations() == {}
 
 
-def test_state_persists_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    first = SqliteStore(path)
+def test_state_persists_across_reopen(state_url: str) -> None:
+    first = open_store(state_url)
     a = make_story("a")
     first.commit_stories([a], [make_alert(a)], NOW)
     first.close()
-    second = SqliteStore(path)
-    assert second.unseen([a]) == []
+    second = open_store(state_url)
+    assert second.triage([a]) == ([], [])
     assert len(second.due_deliveries(NOW)) == 1
+    second.close()
 
 
-def test_triage_splits_new_and_edited_stories(store: SqliteStore) -> None:
+def test_triage_splits_new_and_edited_stories(store: StateStore) -> None:
     a, b = make_story("a"), make_story("b")
     store.commit_stories([a, b], [], NOW)
     edited_b = replace(b, title="b, now with a corrected title")

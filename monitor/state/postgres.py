@@ -1,0 +1,388 @@
+"""PostgreSQL state store: the same ports as ``SqliteStore``, shared by N replicas.
+
+For the composition root (``state.open_store`` with a ``postgresql://`` URL). The tables and
+their meaning are those of the SQLite store (``pg_migrations.py`` has the schema); times are
+UTC epoch seconds. Connections come from a small ``psycopg_pool`` pool in autocommit mode;
+``transaction()`` checks one out for the calling thread and runs ``BEGIN`` … ``COMMIT`` on it,
+so the one-commit rule of ``commit_stories`` holds exactly as in SQLite. Every session gets
+``lock_timeout`` and ``statement_timeout``, so a stuck lock or query fails (``StoreError``)
+instead of hanging a poll. Every psycopg error leaves as ``StoreError``; the DSN's password
+never appears in a message.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from monitor.detect import dedup
+from monitor.errors import StoreError
+from monitor.models import Alert, FeedState, OutboxEntry, Story
+from monitor.state import clusters as clusters_mod
+from monitor.state import pg_migrations
+from monitor.state.open import redact_url
+from monitor.state.pg_clusters import PgClusterIndex, PgRunner
+from monitor.state.sqlite import (
+    _FEED_COLUMNS,
+    _OUTBOX_SELECT,
+    _entry_from_row,
+    _feed_from_row,
+    _from_ts,
+    _to_db,
+    story_digest,
+)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class PostgresStore:
+    """The shared state store (satisfies ``ports.StateStore``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cluster_threshold: float = dedup.DEFAULT_THRESHOLD,
+        cluster_window_s: float = clusters_mod.DEFAULT_WINDOW_S,
+        pool_size: int = 4,
+        connect_timeout_s: float = 10.0,
+        lock_timeout_s: float = 10.0,
+        statement_timeout_s: float = 60.0,
+        migrate: bool = True,
+        replica_id: str | None = None,
+    ) -> None:
+        self.url = url
+        self.shown_url = redact_url(url)
+        self.replica_id = replica_id or f"{socket.gethostname()}:{os.getpid()}"
+        self._timeouts = (int(lock_timeout_s * 1000), int(statement_timeout_s * 1000))
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+            name="sanctions-monitor",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout_s)
+            if migrate:
+                self.migrate()
+            else:
+                with self._pool.connection() as conn:
+                    pg_migrations.refuse_newer(pg_migrations.schema_version(conn))
+        except (psycopg.Error, PoolTimeout) as exc:
+            self._pool.close()
+            raise StoreError(f"store: cannot open {self.shown_url}: {_reason(exc)}") from exc
+        except StoreError:
+            self._pool.close()
+            raise
+        self._clusters = PgClusterIndex(
+            PgRunner(self._connection), threshold=cluster_threshold, window_s=cluster_window_s
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _configure(self, conn: Conn) -> None:
+        lock_ms, statement_ms = self._timeouts
+        conn.execute(f"SET lock_timeout = {lock_ms}")
+        conn.execute(f"SET statement_timeout = {statement_ms}")
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (see ``pg_migrations``); the versions this call applied."""
+        with self._pool.connection() as conn:
+            return pg_migrations.migrate(conn, applied_by=self.replica_id)
+
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return pg_migrations.schema_version(conn)
+
+    @property
+    def clusters(self) -> PgClusterIndex:
+        """The cross-feed cluster index on this store's tables (``ports.Clusters``)."""
+        return self._clusters
+
+    @contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        """``BEGIN`` … ``COMMIT`` on one pooled connection, rolled back on any error;
+        re-entrant per thread (an inner call joins the outer transaction)."""
+        current: Conn | None = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._translated(), self._pool.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        """The thread's transaction connection if one is open, else a pooled autocommit one."""
+        current: Conn | None = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._translated(), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"store: {self.shown_url}: {_reason(exc)}") from exc
+        except PoolTimeout as exc:
+            raise StoreError(f"store: {self.shown_url}: no connection: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` unless a write transaction can start and commit (readiness)."""
+        with self.transaction() as conn:
+            conn.execute("SELECT txid_current()").fetchone()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def feed_state(self, feed_id: str) -> FeedState:
+        rows = self._query(
+            f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds WHERE feed_id = %s", (feed_id,)
+        )
+        return _feed_from_row(rows[0]) if rows else FeedState(feed_id=feed_id)
+
+    def feed_states(self) -> list[FeedState]:
+        rows = self._query(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY feed_id")
+        return [_feed_from_row(row) for row in rows]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        values = [_to_db(name, getattr(state, name)) for name in _FEED_COLUMNS]
+        updates = ", ".join(f"{name} = excluded.{name}" for name in _FEED_COLUMNS[1:])
+        self._write(
+            f"INSERT INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES "
+            f"({', '.join('%s' for _ in _FEED_COLUMNS)}) "
+            f"ON CONFLICT (feed_id) DO UPDATE SET {updates}",
+            values,
+        )
+
+    # --- stories ----------------------------------------------------------------------------
+
+    def unseen(self, stories: Sequence[Story]) -> list[Story]:
+        """The stories whose key is not stored yet, in their original order, without repeats."""
+        keys = list(dict.fromkeys(s.key for s in stories))
+        seen = {
+            row[0] for row in self._query("SELECT key FROM stories WHERE key = ANY(%s)", (keys,))
+        }
+        fresh: dict[str, Story] = {}
+        for story in stories:
+            if story.key not in seen:
+                fresh.setdefault(story.key, story)
+        return list(fresh.values())
+
+    def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
+        """``(new, edited)`` as ``SqliteStore.triage``: one ``= ANY`` lookup for all keys."""
+        by_key = {s.key: s for s in reversed(stories)}  # the first occurrence of a key wins
+        keys = list(by_key)
+        rows = self._query("SELECT key, digest FROM stories WHERE key = ANY(%s)", (keys,))
+        stored: dict[str, str | None] = dict(rows)
+        new: list[Story] = []
+        edited: list[Story] = []
+        for key in reversed(keys):
+            story = by_key[key]
+            if key not in stored:
+                new.append(story)
+            elif stored[key] != story_digest(story):
+                edited.append(story)
+        return new, edited
+
+    def commit_stories(
+        self,
+        stories: Sequence[Story],
+        alerts: Sequence[Alert],
+        now: datetime,
+        *,
+        edited: Sequence[Story] = (),
+    ) -> int:
+        """Mark ``stories`` seen (and ``edited`` ones re-read) and queue ``alerts`` atomically."""
+        ts = now.timestamp()
+        with self.transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stories (key, feed_id, url, title, first_seen_at, digest) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                [(s.key, s.feed_id, s.url, s.title, ts, story_digest(s)) for s in stories],
+            )
+            cur.executemany(
+                "UPDATE stories SET title = %s, url = %s, digest = %s WHERE key = %s",
+                [(s.title, s.url, story_digest(s), s.key) for s in edited],
+            )
+            return sum(_enqueue(conn, alert, ts) for alert in alerts)
+
+    def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int:
+        """Queue alerts that belong to no new story (health events, follow-ups)."""
+        with self.transaction() as conn:
+            return sum(_enqueue(conn, alert, now.timestamp()) for alert in alerts)
+
+    def prune_stories(self, older_than: datetime) -> int:
+        return self._write(
+            "DELETE FROM stories WHERE first_seen_at < %s", (older_than.timestamp(),)
+        )
+
+    def story_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM stories")[0][0])
+
+    def story_counts_since(self, since: datetime) -> dict[str, int]:
+        rows = self._query(
+            "SELECT feed_id, count(*) FROM stories WHERE first_seen_at >= %s GROUP BY feed_id",
+            (since.timestamp(),),
+        )
+        return {feed_id: int(count) for feed_id, count in rows}
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
+        rows = self._query(
+            f"{_OUTBOX_SELECT} WHERE status = 'pending' AND next_attempt_at <= %s "
+            "ORDER BY id LIMIT %s",
+            (now.timestamp(), limit),
+        )
+        return [_entry_from_row(row) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        return _from_ts(rows[0][0])
+
+    def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None:
+        ts = now.timestamp()
+        self._write(
+            "UPDATE outbox SET status = 'sent', sent_at = %s, updated_at = %s, "
+            "attempts = attempts + 1, last_error = NULL, remote_ref = %s WHERE id = %s",
+            (ts, ts, remote_ref, entry_id),
+        )
+
+    def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]:
+        """The first ``alert.created`` of ``cluster_id`` per destination (any status)."""
+        rows = self._query(
+            "SELECT destination_id, payload FROM outbox WHERE cluster_id = %s "
+            "AND event = 'alert.created' ORDER BY id DESC",
+            (cluster_id,),
+        )
+        return {dest: Alert.from_json(payload) for dest, payload in rows}
+
+    def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None:
+        rows = self._query(
+            "SELECT status, remote_ref FROM outbox WHERE alert_key = %s AND destination_id = %s",
+            (alert_key, destination_id),
+        )
+        return (str(rows[0][0]), rows[0][1]) if rows else None
+
+    def mark_retry(
+        self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
+    ) -> None:
+        self._write(
+            "UPDATE outbox SET next_attempt_at = %s, last_error = %s, updated_at = %s, "
+            "attempts = attempts + %s WHERE id = %s AND status = 'pending'",
+            (next_attempt_at.timestamp(), error, datetime.now(UTC).timestamp(),
+             1 if count_attempt else 0, entry_id),
+        )  # fmt: skip
+
+    def mark_dead(self, entry_id: int, error: str, now: datetime) -> None:
+        self._write(
+            "UPDATE outbox SET status = 'dead', last_error = %s, updated_at = %s, "
+            "attempts = attempts + 1 WHERE id = %s",
+            (error, now.timestamp(), entry_id),
+        )
+
+    def mark_fallback_sent(self, entry_id: int) -> None:
+        self._write("UPDATE outbox SET fallback_sent = 1 WHERE id = %s", (entry_id,))
+
+    def outbox(self, status: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+        where, params = ("WHERE status = %s", [status]) if status else ("", [])
+        rows = self._query(f"{_OUTBOX_SELECT} {where} ORDER BY id DESC LIMIT %s", [*params, limit])
+        return [_entry_from_row(row) for row in rows]
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        rows = self._query(f"{_OUTBOX_SELECT} WHERE id = %s", (entry_id,))
+        return _entry_from_row(rows[0]) if rows else None
+
+    def requeue(self, entry_ids: Iterable[int], now: datetime) -> int:
+        ts = now.timestamp()
+        return self._write(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = %s, updated_at = %s, "
+            "attempts = 0, fallback_sent = 0 WHERE id = ANY(%s) AND status != 'pending'",
+            (ts, ts, list(entry_ids)),
+        )
+
+    def requeue_dead(self, now: datetime) -> int:
+        ts = now.timestamp()
+        return self._write(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = %s, updated_at = %s, "
+            "attempts = 0, fallback_sent = 0 WHERE status = 'dead'",
+            (ts, ts),
+        )
+
+    def purge_sent(self, older_than: datetime) -> int:
+        return self._write(
+            "DELETE FROM outbox WHERE status = 'sent' AND sent_at < %s", (older_than.timestamp(),)
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "sent": 0, "dead": 0}
+        for status, count in self._query("SELECT status, count(*) FROM outbox GROUP BY status"):
+            counts[status] = int(count)
+        return counts
+
+    def oldest_pending_at(self) -> datetime | None:
+        rows = self._query("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
+        return _from_ts(rows[0][0])
+
+    # --- destinations -----------------------------------------------------------------------
+
+    def disabled_destinations(self) -> dict[str, str]:
+        rows = self._query("SELECT destination_id, disabled_reason FROM destinations")
+        return dict(rows)
+
+    def disable_destination(self, destination_id: str, reason: str, now: datetime) -> None:
+        self._write(
+            "INSERT INTO destinations (destination_id, disabled_reason, disabled_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (destination_id) DO UPDATE SET "
+            "disabled_reason = excluded.disabled_reason, disabled_at = excluded.disabled_at",
+            (destination_id, reason, now.timestamp()),
+        )
+
+    def enable_destination(self, destination_id: str) -> None:
+        self._write("DELETE FROM destinations WHERE destination_id = %s", (destination_id,))
+
+
+def _enqueue(conn: Conn, alert: Alert, ts: float) -> int:
+    cursor = conn.execute(
+        "INSERT INTO outbox (alert_key, destination_id, event, payload, next_attempt_at, "
+        "created_at, updated_at, cluster_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (alert_key, destination_id) DO NOTHING",
+        (alert.key, alert.destination_id, alert.event, alert.to_json(), ts, ts, ts,
+         alert.cluster_id or None),
+    )  # fmt: skip
+    return cursor.rowcount
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver error (psycopg messages carry a multi-line DETAIL)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -27,7 +27,7 @@ from monitor.errors import StoreError
 MIGRATION_LOCK = 0x736D5F6D6967  # "sm_mig": one key for every sanctions-monitor database
 
 MIGRATIONS: tuple[str, ...] = (
-    # 1: the SQLite schema 1-5 at once (feeds, stories, outbox, destinations) and the clusters
+    # 1: the SQLite schema 1-4 at once (feeds, stories, outbox, destinations) and the clusters
     """
     CREATE TABLE feeds (
         feed_id TEXT PRIMARY KEY,
@@ -103,6 +103,29 @@ MIGRATIONS: tuple[str, ...] = (
         size INTEGER NOT NULL
     );
     CREATE INDEX dedup_clusters_last ON dedup_clusters (last_seen_at);
+    """,
+    # 2: what each cluster remembers of its alerts beyond the outbox rows (SQLite's schema 5):
+    # the first alert.created per destination and the destination's message id (Slack's ts)
+    """
+    CREATE TABLE cluster_alerts (
+        cluster_id TEXT NOT NULL,
+        destination_id TEXT NOT NULL,
+        alert_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        remote_ref TEXT,
+        sent_at DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (cluster_id, destination_id)
+    );
+    CREATE INDEX cluster_alerts_key ON cluster_alerts (alert_key, destination_id);
+    CREATE INDEX cluster_alerts_last_seen ON cluster_alerts (last_seen_at);
+    INSERT INTO cluster_alerts (cluster_id, destination_id, alert_key, payload, remote_ref,
+        sent_at, created_at, last_seen_at)
+        SELECT DISTINCT ON (cluster_id, destination_id) cluster_id, destination_id, alert_key,
+            payload, remote_ref, sent_at, created_at, updated_at
+        FROM outbox WHERE event = 'alert.created' AND cluster_id IS NOT NULL
+        ORDER BY cluster_id, destination_id, id;
     """,
 )
 

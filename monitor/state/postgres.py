@@ -30,6 +30,7 @@ from monitor.state import clusters as clusters_mod
 from monitor.state import pg_migrations
 from monitor.state.open import redact_url
 from monitor.state.pg_clusters import PgClusterIndex, PgRunner
+from monitor.state.pg_outbox import Conn, enqueue_alert
 from monitor.state.sqlite import (
     _FEED_COLUMNS,
     _OUTBOX_SELECT,
@@ -39,8 +40,6 @@ from monitor.state.sqlite import (
     _to_db,
     story_digest,
 )
-
-Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 class PostgresStore:
@@ -233,12 +232,12 @@ class PostgresStore:
                 "UPDATE stories SET title = %s, url = %s, digest = %s WHERE key = %s",
                 [(s.title, s.url, story_digest(s), s.key) for s in edited],
             )
-            return sum(_enqueue(conn, alert, ts) for alert in alerts)
+            return sum(enqueue_alert(conn, alert, ts) for alert in alerts)
 
     def enqueue(self, alerts: Sequence[Alert], now: datetime) -> int:
         """Queue alerts that belong to no new story (health events, follow-ups)."""
         with self.transaction() as conn:
-            return sum(_enqueue(conn, alert, now.timestamp()) for alert in alerts)
+            return sum(enqueue_alert(conn, alert, now.timestamp()) for alert in alerts)
 
     def prune_stories(self, older_than: datetime) -> int:
         return self._write(
@@ -270,28 +269,43 @@ class PostgresStore:
         return _from_ts(rows[0][0])
 
     def mark_sent(self, entry_id: int, now: datetime, *, remote_ref: str | None = None) -> None:
+        """Delivered; an ``alert.created`` also leaves ``remote_ref`` in its cluster's memory."""
         ts = now.timestamp()
-        self._write(
-            "UPDATE outbox SET status = 'sent', sent_at = %s, updated_at = %s, "
-            "attempts = attempts + 1, last_error = NULL, remote_ref = %s WHERE id = %s",
-            (ts, ts, remote_ref, entry_id),
-        )
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = %s, updated_at = %s, "
+                "attempts = attempts + 1, last_error = NULL, remote_ref = %s WHERE id = %s",
+                (ts, ts, remote_ref, entry_id),
+            )
+            conn.execute(
+                "UPDATE cluster_alerts AS m SET remote_ref = %s, sent_at = %s FROM outbox AS o "
+                "WHERE o.id = %s AND o.event = 'alert.created' AND m.alert_key = o.alert_key "
+                "AND m.destination_id = o.destination_id",
+                (remote_ref, ts, entry_id),
+            )
 
     def cluster_alerts(self, cluster_id: str) -> dict[str, Alert]:
-        """The first ``alert.created`` of ``cluster_id`` per destination (any status)."""
+        """The cluster's memory: its first ``alert.created`` per destination (see ports)."""
         rows = self._query(
-            "SELECT destination_id, payload FROM outbox WHERE cluster_id = %s "
-            "AND event = 'alert.created' ORDER BY id DESC",
+            "SELECT destination_id, payload FROM cluster_alerts WHERE cluster_id = %s",
             (cluster_id,),
         )
         return {dest: Alert.from_json(payload) for dest, payload in rows}
 
     def delivery_of(self, alert_key: str, destination_id: str) -> tuple[str, str | None] | None:
+        """``(status, remote_ref)``; a purged ``alert.created`` answers from the memory."""
         rows = self._query(
-            "SELECT status, remote_ref FROM outbox WHERE alert_key = %s AND destination_id = %s",
-            (alert_key, destination_id),
+            "SELECT status, remote_ref FROM outbox WHERE alert_key = %s AND destination_id = %s "
+            "UNION ALL SELECT 'sent', remote_ref FROM cluster_alerts WHERE alert_key = %s "
+            "AND destination_id = %s LIMIT 1",
+            (alert_key, destination_id, alert_key, destination_id),
         )
         return (str(rows[0][0]), rows[0][1]) if rows else None
+
+    def prune_cluster_alerts(self, older_than: datetime) -> int:
+        return self._write(
+            "DELETE FROM cluster_alerts WHERE last_seen_at < %s", (older_than.timestamp(),)
+        )
 
     def mark_retry(
         self, entry_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True
@@ -369,17 +383,6 @@ class PostgresStore:
 
     def enable_destination(self, destination_id: str) -> None:
         self._write("DELETE FROM destinations WHERE destination_id = %s", (destination_id,))
-
-
-def _enqueue(conn: Conn, alert: Alert, ts: float) -> int:
-    cursor = conn.execute(
-        "INSERT INTO outbox (alert_key, destination_id, event, payload, next_attempt_at, "
-        "created_at, updated_at, cluster_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (alert_key, destination_id) DO NOTHING",
-        (alert.key, alert.destination_id, alert.event, alert.to_json(), ts, ts, ts,
-         alert.cluster_id or None),
-    )  # fmt: skip
-    return cursor.rowcount
 
 
 def _reason(exc: BaseException) -> str:

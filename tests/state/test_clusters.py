@@ -1,4 +1,5 @@
-"""Cross-feed clusters in SQLite (monitor.state.clusters), on a real database in tmp_path."""
+"""Cross-feed clusters (monitor.state.clusters) and the cluster alert memory, on a real SQLite
+database in tmp_path and on a real PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from monitor.detect import dedup
 from monitor.errors import StoreError
 from monitor.models import Alert, Severity, Story
+from monitor.ports import StateStore
 from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
 from monitor.state.open import open_store
+from monitor.state.sqlite import SqliteStore
 from tests.detect.test_dedup import load_fixture, make_story
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -35,8 +38,6 @@ def index(request: pytest.FixtureRequest, conn: sqlite3.Connection) -> Iterator[
     if request.param == "sqlite":
         yield ClusterIndex(conn)
         return
-    from monitor.state.open import open_store
-
     store = open_store(request.getfixturevalue("pg_url"))
     try:
         yield store.clusters  # type: ignore[misc]
@@ -211,7 +212,7 @@ def test_ensure_schema_is_idempotent(conn: sqlite3.Connection) -> None:
     assert {"dedup_stories", "dedup_keys", "dedup_clusters"} <= tables
 
 
-# --- the cluster's alert memory (SqliteStore.cluster_alerts) ----------------------------------
+# --- the cluster's alert memory (store.cluster_alerts), on both backends -----------------------
 
 
 def _alert(story: Story, destination: str, *, event: str = "alert.created",
@@ -232,17 +233,16 @@ def _alert(story: Story, destination: str, *, event: str = "alert.created",
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "memory.db")
-    yield opened
-    opened.close()
+def store(state_store: StateStore) -> StateStore:
+    """SQLite, then PostgreSQL (``tests/conftest.py``): the memory is part of the contract."""
+    return state_store
 
 
 def _first_story() -> Story:
     return wire_and_unrelated()[0][0]
 
 
-def test_memory_outlives_purged_outbox_rows(store: SqliteStore) -> None:
+def test_memory_outlives_purged_outbox_rows(store: StateStore) -> None:
     story = _first_story()
     created = [_alert(story, "hook"), _alert(story, "bot")]
     store.commit_stories([story], created, T0)
@@ -261,7 +261,7 @@ def test_memory_outlives_purged_outbox_rows(store: SqliteStore) -> None:
     assert store.delivery_of("never-queued", "hook") is None
 
 
-def test_the_first_alert_of_a_cluster_per_destination_wins(store: SqliteStore) -> None:
+def test_the_first_alert_of_a_cluster_per_destination_wins(store: StateStore) -> None:
     story = _first_story()
     first = _alert(story, "hook", key="first")
     store.enqueue([first], T0)
@@ -272,7 +272,7 @@ def test_the_first_alert_of_a_cluster_per_destination_wins(store: SqliteStore) -
     assert store.delivery_of("first", "hook") == ("pending", None)
 
 
-def test_follow_ups_keep_the_memory_alive_until_pruned(store: SqliteStore) -> None:
+def test_follow_ups_keep_the_memory_alive_until_pruned(store: StateStore) -> None:
     story = _first_story()
     store.enqueue([_alert(story, "hook")], T0)
     later = T0 + timedelta(days=20)
@@ -283,7 +283,7 @@ def test_follow_ups_keep_the_memory_alive_until_pruned(store: SqliteStore) -> No
     assert store.cluster_alerts("cl_one") == {}
 
 
-def test_a_failed_enqueue_leaves_no_memory(store: SqliteStore) -> None:
+def test_a_failed_enqueue_leaves_no_memory(store: StateStore) -> None:
     story = _first_story()
     with pytest.raises(RuntimeError), store.transaction():
         store.enqueue([_alert(story, "hook")], T0)

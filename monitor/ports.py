@@ -3,13 +3,13 @@
 The poller and the delivery worker only see these; the composition root plugs in the real
 adapters and tests plug in fakes that satisfy the same shapes. The store's ports are named by
 their users (``PollerStore``, ``DeliveryStore``, ``OutboxAdmin``, ``FeedReport``,
-``Housekeeper``); ``StateStore`` is all of them at once, what the SQLite and the PostgreSQL
-stores implement.
+``Housekeeper``, ``StoreAdmin``); ``StateStore`` is all of them at once, what the SQLite and
+the PostgreSQL stores implement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -214,7 +214,31 @@ class Housekeeper(Protocol):
     def transaction(self) -> AbstractContextManager[Any]: ...
 
 
-class StateStore(PollerStore, DeliveryStore, OutboxAdmin, FeedReport, Housekeeper, Protocol):
+class StoreAdmin(Protocol):
+    """What the CLI's ``migrate`` and ``store copy`` need: the schema, and tables row by row."""
+
+    def migrate(self) -> list[int]: ...
+
+    def schema_version(self) -> int: ...
+
+    def table_rows(
+        self, table: str, where: str | None, params: Sequence[Any], *, batch: int
+    ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]: ...
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None: ...
+
+    def after_copy(self) -> None: ...
+
+    def is_empty(self) -> bool: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+class StateStore(
+    PollerStore, DeliveryStore, OutboxAdmin, FeedReport, Housekeeper, StoreAdmin, Protocol
+):
     """A whole state store, as the composition root (``service``) holds it: every port above
     plus the cluster index that lives in the same database (SQLite or PostgreSQL)."""
 

@@ -31,6 +31,7 @@ _AREAS = (
     "state",
     "initdir",
     "testalert",
+    "store",
 )
 
 

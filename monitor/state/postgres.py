@@ -384,6 +384,38 @@ class PostgresStore:
     def enable_destination(self, destination_id: str) -> None:
         self._write("DELETE FROM destinations WHERE destination_id = %s", (destination_id,))
 
+    # --- store copy (``state.copy``) --------------------------------------------------------
+
+    def table_rows(
+        self, table: str, where: str | None, params: Sequence[Any], *, batch: int
+    ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+        """The rows of ``table`` (optionally filtered, ``?`` placeholders) in batches."""
+        sql = f"SELECT * FROM {table}" + (f" WHERE {where.replace('?', '%s')}" if where else "")
+        with self.transaction() as conn, conn.cursor(name=f"copy_{table}") as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield [d.name for d in cursor.description or ()], rows
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        marks = ", ".join("%s" for _ in columns)
+        with self.transaction() as conn, conn.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def after_copy(self) -> None:
+        """Move the id sequences past the copied ids, so new rows do not collide."""
+        with self.transaction() as conn:
+            for table in ("outbox", "dedup_stories"):
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+                )
+
+    def is_empty(self) -> bool:
+        tables = ("feeds", "stories", "outbox", "dedup_stories")
+        return all(not self._query(f"SELECT 1 FROM {table} LIMIT 1") for table in tables)
+
 
 def _reason(exc: BaseException) -> str:
     """The first line of a driver error (psycopg messages carry a multi-line DETAIL)."""

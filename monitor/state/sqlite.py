@@ -156,7 +156,7 @@ class SqliteStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the dedup index hot
-            self._migrate()
+            self._applied = self._migrate()
             clusters_mod.ensure_schema(self.conn)
             for ensure in extra_schema:
                 ensure(self.conn)
@@ -182,7 +182,16 @@ class SqliteStore:
             self.conn.close()
             raise
 
-    def _migrate(self) -> None:
+    def migrate(self) -> list[int]:
+        """The versions applied by this store (at open: a SQLite file is migrated when opened)."""
+        self._applied += self._migrate()
+        return list(self._applied)
+
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def _migrate(self) -> list[int]:
+        applied: list[int] = []
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(_MIGRATIONS):
             raise StoreError(
@@ -194,6 +203,8 @@ class SqliteStore:
                 for statement in filter(str.strip, script.split(";")):
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {number}")
+            applied.append(number)
+        return applied
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -544,6 +555,34 @@ class SqliteStore:
 
     def enable_destination(self, destination_id: str) -> None:
         self._write("DELETE FROM destinations WHERE destination_id = ?", (destination_id,))
+
+    # --- store copy (``state.copy``) --------------------------------------------------------
+
+    def table_rows(
+        self, table: str, where: str | None, params: Sequence[Any], *, batch: int
+    ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+        """The rows of ``table`` (optionally filtered) in batches, with their column names."""
+        with self._lock:
+            cursor = self.conn.execute(
+                f"SELECT * FROM {table}" + (f" WHERE {where}" if where else ""), params
+            )
+            columns = [d[0] for d in cursor.description]
+            while rows := cursor.fetchmany(batch):
+                yield columns, rows
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        marks = ", ".join("?" for _ in columns)
+        with self.transaction() as conn:
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def after_copy(self) -> None:
+        """Nothing to do: SQLite's AUTOINCREMENT follows the largest id inserted."""
+
+    def is_empty(self) -> bool:
+        tables = ("feeds", "stories", "outbox", "dedup_stories")
+        return all(not self._query(f"SELECT 1 FROM {table} LIMIT 1") for table in tables)
 
 
 class _LockedRunner:

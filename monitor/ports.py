@@ -2,14 +2,14 @@
 
 The poller and the delivery worker only see these; the composition root plugs in the real
 adapters and tests plug in fakes that satisfy the same shapes. The store's ports are named by
-their users (``PollerStore``, ``DeliveryStore``, ``OutboxAdmin``, ``FeedReport``,
+their users (``PollerStore``, ``KnownStories``, ``DeliveryStore``, ``OutboxAdmin``, ``FeedReport``,
 ``Housekeeper``, ``StoreAdmin``); ``StateStore`` is all of them at once, what the SQLite and
 the PostgreSQL stores implement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,6 +133,12 @@ class PollerStore(Protocol):
     def transaction(self) -> AbstractContextManager[Any]: ...
 
 
+class KnownStories(Protocol):
+    """What the parser pool's prescan asks (``detect.parse_pool``): which items are stored."""
+
+    def stored_digests(self, keys: Sequence[str]) -> Mapping[str, str | None]: ...
+
+
 class DeliveryStore(Protocol):
     """What the delivery worker (``deliver.worker``) needs: due rows and their outcomes."""
 
@@ -237,7 +243,14 @@ class StoreAdmin(Protocol):
 
 
 class StateStore(
-    PollerStore, DeliveryStore, OutboxAdmin, FeedReport, Housekeeper, StoreAdmin, Protocol
+    PollerStore,
+    KnownStories,
+    DeliveryStore,
+    OutboxAdmin,
+    FeedReport,
+    Housekeeper,
+    StoreAdmin,
+    Protocol,
 ):
     """A whole state store, as the composition root (``service``) holds it: every port above
     plus the cluster index that lives in the same database (SQLite or PostgreSQL)."""

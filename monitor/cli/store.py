@@ -17,20 +17,14 @@ from monitor.state.open import StateUrl, open_store, parse_state_url, redact_url
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate = sub.add_parser(
-        "migrate",
-        help="bring the state store to this program's schema",
-        description="Apply pending schema migrations to the store of the config or --state "
-        "(additive; safe with several replicas starting at once).",
+        "migrate", help="apply pending schema migrations to the state store (safe with replicas)"
     )
     migrate.set_defaults(func=cmd_migrate)
     store = sub.add_parser("store", help="state store tools (copy)")
     actions = store.add_subparsers(dest="store_command", metavar="ACTION")
     actions.required = True
     copy = actions.add_parser(
-        "copy",
-        help="copy a state store into an empty one (e.g. SQLite to PostgreSQL)",
-        description="Copy feeds, seen stories, pending and dead outbox rows, sent rows inside "
-        "the dedup window, clusters and their alert memory from SRC into the empty DST.",
+        "copy", help="copy a state store into an empty one (e.g. SQLite to PostgreSQL)"
     )
     copy.add_argument("src", metavar="SRC", help="a SQLite path, sqlite:///PATH or postgresql://…")
     copy.add_argument("dst", metavar="DST", help="the target store (created/migrated, empty)")

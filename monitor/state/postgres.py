@@ -196,12 +196,16 @@ class PostgresStore:
                 fresh.setdefault(story.key, story)
         return list(fresh.values())
 
+    def stored_digests(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """``Story.digest`` of each stored key among ``keys`` (one ``= ANY`` lookup)."""
+        rows = self._query("SELECT key, digest FROM stories WHERE key = ANY(%s)", (list(keys),))
+        return dict(rows)
+
     def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
-        """``(new, edited)`` as ``SqliteStore.triage``: one ``= ANY`` lookup for all keys."""
+        """``(new, edited)`` as ``SqliteStore.triage``."""
         by_key = {s.key: s for s in reversed(stories)}  # the first occurrence of a key wins
         keys = list(by_key)
-        rows = self._query("SELECT key, digest FROM stories WHERE key = ANY(%s)", (keys,))
-        stored: dict[str, str | None] = dict(rows)
+        stored = self.stored_digests(keys)
         new: list[Story] = []
         edited: list[Story] = []
         for key in reversed(keys):

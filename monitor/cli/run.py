@@ -231,7 +231,7 @@ def _policy(settings: Settings) -> PollPolicy:
 
 def cmd_once(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    with hold_state(settings.state_path, reset=args.reset_state):
+    with hold_state(settings.state_url, reset=args.reset_state):
         summary = asyncio.run(_once(settings))
     print(_format_summary(summary))
     return 0
@@ -273,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config_overrides=overrides(args),
         watch_config=args.watch_config,
     )
-    with hold_state(settings.state_path, reset=args.reset_state):
+    with hold_state(settings.state_url, reset=args.reset_state):
         return asyncio.run(runtime.run())
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from monitor.errors import StoreError
 from monitor.state.integrity import check_file, reset_state
 from monitor.state.lock import StateLock
+from monitor.state.open import StateUrl
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,8 +43,17 @@ def add_reset_flag(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def hold_state(state_path: Path, *, reset: bool = False) -> Iterator[StateLock]:
-    """Hold the exclusive state lock for a ``run``/``once`` (``StateLocked`` → exit 1)."""
+def hold_state(where: StateUrl, *, reset: bool = False) -> Iterator[StateLock | None]:
+    """Hold the exclusive state lock for a ``run``/``once`` (``StateLocked`` → exit 1).
+
+    Only a SQLite file has one writer; PostgreSQL is shared by replicas (leases, not a lock).
+    """
+    if where.kind != "sqlite":
+        if reset:
+            raise StoreError("store: --reset-state works on a SQLite state file only")
+        yield None
+        return
+    state_path = where.path
     with StateLock(state_path) as lock:
         if reset:
             moved = reset_state(state_path)

@@ -249,8 +249,13 @@ class Settings:
 
     @property
     def state_path(self) -> Path:
-        """The SQLite file of ``state.path`` / a ``sqlite://`` URL (the state of one process)."""
-        return self.state_url.path
+        """The SQLite file of ``state.path`` / a ``sqlite://`` URL (the state of one process);
+        ``StoreError`` for a PostgreSQL state (commands that only work on a file)."""
+        where = self.state_url
+        if where.kind != "sqlite":
+            raise StoreError("store: this command works on a SQLite state file; state.url is "
+                             f"{redact_url(where.target)}")  # fmt: skip
+        return where.path
 
     @property
     def disabled_topics(self) -> frozenset[str]:

@@ -96,9 +96,10 @@ def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
 
 
 def _config(tmp_path: Path, feeds: list[dict[str, Any]], hook: WebhookReceiver,
-            slack: WebhookReceiver) -> Path:  # fmt: skip
+            slack: WebhookReceiver, state_url: str | None = None) -> Path:  # fmt: skip
     return write_config(
         tmp_path,
+        extra={"state": {"path": None, "url": state_url}} if state_url else None,
         feeds=feeds,
         destinations=[
             {
@@ -127,11 +128,12 @@ def _config(tmp_path: Path, feeds: list[dict[str, Any]], hook: WebhookReceiver,
 
 
 def test_a_wire_story_in_three_feeds_alerts_once_then_follows_up(
-    tmp_path: Path, receivers: tuple[WebhookReceiver, WebhookReceiver]
+    tmp_path: Path, receivers: tuple[WebhookReceiver, WebhookReceiver], state_url: str
 ) -> None:
+    """On each backend (``state_url``: a SQLite file, then a PostgreSQL database)."""
     hook, slack = receivers
     with FeedServer() as server:
-        config = _config(tmp_path, _wire_feeds(server), hook, slack)
+        config = _config(tmp_path, _wire_feeds(server), hook, slack, state_url)
         done = run_cli("once", config=config)
     assert done.returncode == 0, done.stderr
 

@@ -13,17 +13,26 @@ import pytest
 import yaml
 
 from monitor.detect.assess import assess
-from monitor.detect.match import Pack
+from monitor.detect.match import Pack, compile_pack
 from monitor.models import Severity
-from tests.detect_support import bundled_pack, story
+from tests.detect_support import sources, story
 
-GOLDEN = Path(__file__).parent.parent / "fixtures" / "detect" / "golden.yaml"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "detect"
+GOLDEN = FIXTURES / "golden.yaml"
+# Invented vessels with IMO numbers (imported from vessels-sample.csv), for the IMO stories.
+VESSELS = FIXTURES / "vessels.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def pack() -> Pack:
-    return bundled_pack()
+    return pack_with_vessels()
+
+
+def pack_with_vessels() -> Pack:
+    """The bundled pack plus the invented vessels, compiled as config.py would."""
+    vessels = (str(VESSELS), yaml.safe_load(VESSELS.read_text(encoding="utf-8")))
+    return compile_pack(watchlists=[*sources("watchlists"), vessels], rules=sources("rules"))
 
 
 def _level(name: str) -> int:

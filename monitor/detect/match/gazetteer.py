@@ -18,7 +18,8 @@ Watchlist files hold ``entities``: each has an ``id``, a ``type`` (person, organ
 place, vessel, goods, ...), a ``side`` (``dprk``, ``russia`` or ``other``), a ``label`` and
 ``aliases``; ``weak`` aliases (``Kim``, ``Maria``) are reported with ``weak=True`` and count
 only when confirmed by a strong hit of the same entity or of an entity on one of the sides in
-``confirmed_by`` (default: the entity's own side; see ``assess``).
+``confirmed_by`` (default: the entity's own side; see ``assess``). A vessel's ``imo`` numbers
+(check digit validated, see ``imo``) match as ``IMO 9074729`` and its written variants.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, Literal
 import ahocorasick_rs
 
 from monitor.detect.match import morph
+from monitor.detect.match.imo import imo_aliases, valid_imo
 from monitor.detect.match.normalise import (
     ASCII_TEXT,
     CYRILLIC,
@@ -53,7 +55,7 @@ from monitor.models import Field, Hit
 
 SIDES = ("dprk", "russia", "other")
 ENTITY_KEYS = (
-    *("id", "type", "side", "label", "aliases", "weak", "confirmed_by"),
+    *("id", "type", "side", "label", "aliases", "weak", "confirmed_by", "imo"),
     *("description", "notes", "refs"),
 )
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
@@ -85,6 +87,7 @@ class Entity:
     weak: tuple[str, ...] = ()
     confirmed_by: tuple[str, ...] = ()
     source: str = ""
+    imo: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ def _parse_entity(spec: Any, where: Where) -> Entity:
     for alias in (*aliases, *weak):
         if not fold(alias.rstrip("*")):
             raise where.error(f"alias {alias!r} has no letters or digits")
+    imo = tuple(_imo(v, where.at("imo").at(i)) for i, v in _items(body, "imo", where))
     side = choice(body.get("side", "other"), where.at("side"), SIDES)
     default_confirm = [side] if side != "other" else []
     confirmed_by = tuple(
@@ -136,7 +140,15 @@ def _parse_entity(spec: Any, where: Where) -> Entity:
         weak=weak,
         confirmed_by=confirmed_by,
         source=where.file,
+        imo=imo,
     )
+
+
+def _imo(value: Any, where: Where) -> str:
+    number = text(value, where).upper().removeprefix("IMO").strip()
+    if not valid_imo(number):
+        raise where.error(f"{value!r} is not an IMO number (seven digits, valid check digit)")
+    return number
 
 
 def _items(body: Any, key: str, where: Where) -> Iterable[tuple[int, Any]]:
@@ -157,6 +169,9 @@ class Gazetteer:
                 self._add(alias, self._entity_pattern(entity, weak=False))
             for alias in entity.weak:
                 self._add(alias, self._entity_pattern(entity, weak=True))
+            for number in entity.imo:
+                for alias in imo_aliases(number):
+                    self._add(alias, self._entity_pattern(entity, weak=False))
         for term_list in term_lists:
             for term in term_list.terms:
                 self._add(term, _template("term", term_list.id, term_list.label, None, None))

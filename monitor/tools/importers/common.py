@@ -31,6 +31,7 @@ class ImportedEntity:
     weak_aliases: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     programme: str = ""
+    imo: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ def to_watchlist(
         }
         if weak:
             record["weak"] = weak
+        if entity.imo:
+            record["imo"] = list(entity.imo)
         record["refs"] = [entity.ref]
         records.append(record)
         alias_count += len(strong) + len(weak)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from monitor.detect.match.imo import imo_numbers
 from monitor.errors import ConfigError
 from monitor.tools.importers.common import ImportedEntity
 
@@ -52,6 +53,7 @@ def _entity(row: dict[str, str]) -> ImportedEntity | None:
         type=_TYPES.get((row.get("schema") or "").strip().lower(), "other"),
         aliases=_split(row.get("aliases")),
         countries=[c.lower() for c in _split(row.get("countries"))],
+        imo=imo_numbers(row.get("identifiers") or ""),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from monitor.detect.match.imo import imo_numbers
 from monitor.errors import ConfigError
 from monitor.tools.importers.common import ImportedEntity
 
@@ -52,6 +53,11 @@ def _entity(element: ET.Element, kind: str) -> ImportedEntity | None:
     if not ref or not name:
         return None
     entity = ImportedEntity(ref=ref, name=_tidy(name), type=kind, programme=ref)
+    # The UN list has no vessel section: designated ships are entities whose comments give
+    # the IMO number ("IMO: 9074729"); they become vessels matched by that number too.
+    entity.imo = imo_numbers(_text(element, "COMMENTS1"))
+    if entity.imo:
+        entity.type = "vessel"
     original = _text(element, "NAME_ORIGINAL_SCRIPT")
     if original:
         entity.aliases.extend(_tidy(o) for o in original.split(";") if o.strip())

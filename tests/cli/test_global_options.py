@@ -10,6 +10,7 @@ import pytest
 
 from monitor.cli import build_parser, main
 from monitor.service.config import load_config
+from tests.detect_support import CONFIG
 from tests.support import run_cli, write_config
 
 
@@ -75,7 +76,8 @@ def test_init_writes_an_editable_copy_that_loads_and_never_overwrites(
     assert main(["init", str(dest)]) == 0
     out = capsys.readouterr().out
     assert f"wrote {dest / 'monitor.yaml'}" in out
-    assert sorted(p.name for p in (dest / "rules").iterdir()) == ["dprk.yaml", "general.yaml"]
+    bundled = sorted(p.name for p in (CONFIG / "rules").glob("*.yaml"))
+    assert sorted(p.name for p in (dest / "rules").iterdir()) == bundled
     settings = load_config(dest / "monitor.yaml")
     assert settings.pack.summary()["rules"] > 0
     assert not (dest / "__init__.py").exists()

@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from monitor.state.pg_outbox import Conn, enqueue_alert
 from monitor.state.sqlite import (
     _FEED_COLUMNS,
     _OUTBOX_SELECT,
+    RESEND_MARK,
     _entry_from_row,
     _feed_from_row,
     _from_ts,
@@ -347,6 +349,25 @@ class PostgresStore:
             "attempts = 0, fallback_sent = 0 WHERE id = ANY(%s) AND status != 'pending'",
             (ts, ts, list(entry_ids)),
         )
+
+    def resend_as_new(self, entry_id: int, now: datetime) -> OutboxEntry | None:
+        """A copy of a row under a new key (``<key>~resend-N``), as ``SqliteStore``'s."""
+        entry = self.outbox_entry(entry_id)
+        if entry is None:
+            return None
+        base = entry.alert.key.split(RESEND_MARK, 1)[0]
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM outbox WHERE destination_id = %s AND alert_key LIKE %s",
+                (entry.destination_id, f"{base}{RESEND_MARK}%"),
+            ).fetchone()
+            alert = replace(entry.alert, key=f"{base}{RESEND_MARK}{int(row[0]) + 1}")  # type: ignore[index]
+            enqueue_alert(conn, alert, now.timestamp())
+            found = conn.execute(
+                "SELECT id FROM outbox WHERE alert_key = %s AND destination_id = %s",
+                (alert.key, alert.destination_id),
+            ).fetchone()
+        return self.outbox_entry(int(found[0])) if found else None
 
     def requeue_dead(self, now: datetime) -> int:
         ts = now.timestamp()

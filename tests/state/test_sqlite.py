@@ -220,3 +220,17 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert store.story_count() == 1
     new, edited = store.triage([replace(make_story("old"), title="kept")])
     assert new == [] and [s.key for s in edited] == ["old"]  # no digest yet: checked once
+
+
+def test_resend_as_new_queues_a_copy_under_a_fresh_key(store: StateStore) -> None:
+    a = make_story("a")
+    store.commit_stories([a], [make_alert(a)], NOW)
+    (entry,) = store.due_deliveries(NOW)
+    store.mark_sent(entry.id, NOW)
+    first = store.resend_as_new(entry.id, NOW)
+    second = store.resend_as_new(entry.id, NOW)
+    assert first is not None and second is not None
+    assert (first.alert.key, second.alert.key) == (f"{entry.alert.key}~resend-1",
+                                                   f"{entry.alert.key}~resend-2")  # fmt: skip
+    assert [e.id for e in store.due_deliveries(NOW)] == [first.id, second.id]
+    assert store.resend_as_new(9999, NOW) is None

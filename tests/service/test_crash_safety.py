@@ -115,7 +115,9 @@ def test_sigkill_during_a_burst_loses_nothing_and_doubles_at_most_one_per_kill(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
 
-    delivered = webhook_receiver.delivered()
+    # Only this daemon's path: under parallel tests a port can be reused by this receiver while
+    # another test's process still posts to it (those requests carry no signature).
+    delivered = [r for r in webhook_receiver.delivered() if r.path == "/hooks/crash"]
     assert all(r.verified for r in delivered), [r.verify_error for r in delivered][:3]
     per_id = Counter(r.webhook_id for r in delivered)
     assert len(per_id) == TOTAL

@@ -12,6 +12,7 @@
     │   └── FetchBlocked         the network policy refused the address (SSRF guard)
     ├── ParseError           the body is not a feed, or parsing overran its time limit
     ├── StoreError           the state database cannot be opened or written
+    ├── StartupError         the daemon cannot start (its probe port is taken ...)
     └── DeliveryError        a destination refused or failed an alert
         ├── RetryableDelivery    try again later (5xx, timeout, 429 with Retry-After)
         └── PermanentDelivery    never retry (410, Slack invalid_token ...): dead-letter
@@ -52,7 +53,16 @@ class FetchError(MonitorError):
     def __init__(self, feed_id: str, message: str):
         self.feed_id = feed_id
         self.reason = message
+        self.host: str | None = None
         super().__init__(f"fetch: {message} from {feed_id}")
+
+    def with_host(self, host: str | None) -> FetchError:
+        """Name the feed's host in the message (``fetch: HTTP 404 from nknews (www.nknews.org)``),
+        so an operator sees which server failed without looking the id up."""
+        if host and self.host is None:
+            self.host = host
+            self.args = (f"fetch: {self.reason} from {self.feed_id} ({host})",)
+        return self
 
 
 class FetchTimeout(FetchError):
@@ -83,6 +93,10 @@ class FetchConnectError(FetchError):
 class FetchBlocked(FetchError):
     """The feed, or a redirect it sent, points at an address the network policy refuses
     (loopback, private, link-local, ...) and ``http.allow_networks`` does not allow."""
+
+
+class StartupError(MonitorError):
+    """The daemon cannot start: logged as one line, exit 1, no traceback."""
 
 
 class ParseError(MonitorError):

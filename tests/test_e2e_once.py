@@ -168,6 +168,7 @@ def test_once_alerts_the_aurus_story_once_and_then_polls_conditionally(
     assert requests[1].headers.get("if-none-match") == '"world-v1"'
     polled = [e for e in log_events(second.stderr) if e.get("event") == "feed_polled"]
     assert [e.get("status") for e in polled] == [304], second.stderr
+    assert polled[0]["unchanged"] is True  # a 304 is unchanged, and the log says so
     assert not [line for line in second.stdout.splitlines() if line.startswith("{")]
     assert counts(second.stdout) == {
         "ok": 1, "failed": 0, "new": 0, "queued": 0, "sent": 0, "pending": 0,

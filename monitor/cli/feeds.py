@@ -93,6 +93,7 @@ def _feed_row(spec: FeedSpec | None, state: FeedState, per_week: dict[str, int])
     """One feed as plain data (the JSON form; the table is drawn from it)."""
     return {
         "id": state.feed_id,
+        "name": spec.name if spec else None,
         "url": spec.url if spec else None,
         "configured": spec is not None,
         "interval_s": spec.interval_s if spec else None,
@@ -115,6 +116,7 @@ def feeds_table(rows: Sequence[dict[str, Any]], now: datetime) -> str:
     """The ``feeds`` table: one line per feed, times relative to ``now``."""
     header = (
         "FEED",
+        "NAME",
         "HEALTH",
         "STATUS",
         "LAST OK",
@@ -126,6 +128,7 @@ def feeds_table(rows: Sequence[dict[str, Any]], now: datetime) -> str:
     body = [
         (
             row["id"] + ("" if row["configured"] else " (not in config)"),
+            _clip(row["name"] or "-", 30),
             row["health"],
             str(row["last_status"] or "-"),
             _ago(row["last_success_at"], now),

@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.set_defaults(func=cmd_run)
     once = sub.add_parser("once", help="poll every feed once, deliver what is due, print a summary")
     add_reset_flag(once)
+    once.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fetch and judge every feed, print what would alert; mark, queue and send nothing",
+    )
     once.set_defaults(func=cmd_once)
     check = sub.add_parser("check-config", help="validate the config, watchlists and rules")
     check.set_defaults(func=cmd_check_config)
@@ -230,6 +235,10 @@ def _policy(settings: Settings) -> PollPolicy:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
+    if getattr(args, "dry_run", False):
+        from monitor.cli.dryrun import cmd_dry_run
+
+        return cmd_dry_run(args)
     settings = load_settings(args)
     with hold_state(settings.state_url, reset=args.reset_state):
         summary = asyncio.run(_once(settings))

@@ -135,7 +135,9 @@ class FeedFetcher:
             except TimeoutError as exc:
                 raise FetchTimeout(
                     feed.id, f"no complete answer within {self.timeout_s:g} s"
-                ) from exc
+                ).with_host(urlsplit(feed.url).hostname) from exc
+            except FetchError as exc:
+                raise exc.with_host(urlsplit(feed.url).hostname) from exc.__cause__
         elapsed_s = time.monotonic() - started
         return _with_elapsed(result, elapsed_s)
 

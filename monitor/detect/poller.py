@@ -339,7 +339,7 @@ class FeedPoller:
             "feed_polled",
             feed_id=feed.id,
             status=result.status,
-            unchanged=unchanged,
+            unchanged=unchanged or result.not_modified,
             stories=stories,
             new_stories=new_stories,
             alerts_queued=queued,
@@ -487,17 +487,18 @@ def health_alerts(
     destinations: Sequence[str],
 ) -> list[Alert]:
     """One ``feed.health`` alert per destination for the transition ``before`` → ``after``."""
+    label = f"{feed.name} ({feed.id})" if feed.name and feed.name != feed.id else feed.id
     if after.health == "failing":
-        title = f"Feed {feed.id} is failing: {after.consecutive_failures} failures in a row"
+        title = f"Feed {label} is failing: {after.consecutive_failures} failures in a row"
         detail = after.last_error or "unknown error"
         severity = Severity.MEDIUM
     elif after.health == "stale":
         last = after.last_new_item_at.isoformat() if after.last_new_item_at else "never"
-        title = f"Feed {feed.id} is stale: no new item since {last}"
+        title = f"Feed {label} is stale: no new item since {last}"
         detail = "the feed answers but publishes nothing new; check its URL"
         severity = Severity.LOW
     else:
-        title = f"Feed {feed.id} has recovered ({before.health} → {after.health})"
+        title = f"Feed {label} has recovered ({before.health} → {after.health})"
         detail = "polled successfully again"
         severity = Severity.LOW
     story = Story(

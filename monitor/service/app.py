@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import MonitorError, StartupError, StoreError
 from monitor.service.config import Settings, load_config, resolve_config_path
 from monitor.service.daemon import Daemon
 from monitor.service.observability import add_secrets
@@ -74,7 +74,12 @@ class Runtime:
             housekeeping=app.housekeep,
             max_concurrent_polls=self.settings.model.http.global_limit * 2,
         )
-        return await self.daemon.run()
+        try:
+            return await self.daemon.run()
+        except StartupError as exc:
+            log.error("startup_failed", error=str(exc))
+            await self.app.aclose()
+            return 1
 
     # --- lifecycle hooks ------------------------------------------------------------------------
 
@@ -88,7 +93,14 @@ class Runtime:
                 health=self.health,
                 ready=self.ready,
             )
-            await self.server.start()
+            try:
+                await self.server.start()
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise StartupError(
+                    f"the ops server cannot listen on {server.host}:{server.port}: {reason}"
+                    " (another monitor running? set server.port)"
+                ) from None
             log.info("ops_server_started", host=server.host, port=self.server.port)
         self._tasks.append(asyncio.create_task(self._refresh_gauges()))
         if self.watch_config:
@@ -113,15 +125,32 @@ class Runtime:
         return running, {"scheduler_running": running}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        """Ready: config loaded, state writable, at least one full poll cycle done."""
+        """Ready: the scheduler runs and the state is writable. The body also counts feeds
+        whose last poll succeeded (``feeds_ok`` of ``feeds``), but readiness does not wait for
+        them: feeds are other people's servers, and a pod that is not ready gets no traffic
+        and no fix. No filesystem path is shown (the port may face a cluster network)."""
         writable = self._state_writable()
-        cycles = self.daemon.cycles_done if self.daemon else 0
-        ok = writable and cycles > 0
-        return ok, {
-            "config": str(self.settings.path),
+        scheduler = self.daemon.scheduler if self.daemon else None
+        running = bool(scheduler is not None and scheduler.running)
+        feed_ids = set(self.daemon.feeds) if self.daemon else set()
+        return running and writable, {
+            "scheduler_running": running,
             "state_writable": writable,
-            "poll_cycles": cycles,
+            "poll_cycles": self.daemon.cycles_done if self.daemon else 0,
+            "feeds": len(feed_ids),
+            "feeds_ok": self._feeds_ok(feed_ids),
         }
+
+    def _feeds_ok(self, feed_ids: set[str]) -> int:
+        try:
+            states = self.app.store.feed_states()
+        except MonitorError:
+            return 0
+        return sum(
+            1
+            for s in states
+            if s.feed_id in feed_ids and s.consecutive_failures == 0 and s.last_success_at
+        )
 
     def _state_writable(self) -> bool:
         try:

@@ -222,6 +222,11 @@ class Metrics:
         self.feeds = Gauge(
             "sanctions_monitor_feeds", "Configured feeds, by health state.", ["state"], registry=r
         )
+        self.feeds_ok = Gauge(
+            "sanctions_monitor_feeds_ok",
+            "Configured feeds whose last poll succeeded (also in /readyz).",
+            registry=r,
+        )
         self.feed_up = Gauge(
             "sanctions_monitor_feed_up",
             "1 if the feed's last poll succeeded, else 0.",
@@ -405,6 +410,9 @@ class Metrics:
                 self.feed_last_success.labels(feed=feed_id).set(state.last_success_at.timestamp())
         for health, count in tally.items():
             self.feeds.labels(state=health).set(count)
+        self.feeds_ok.set(
+            sum(1 for s in by_id.values() if s.consecutive_failures == 0 and s.last_success_at)
+        )
 
     def observe_cycle(self, *, timestamp_s: float | None = None) -> None:
         """Every configured feed has been polled once more."""

@@ -17,7 +17,7 @@ from monitor.state.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SPECS = (
-    FeedSpec("nknews", "https://www.nknews.org/feed/", interval_s=900.0),
+    FeedSpec("nknews", "https://www.nknews.org/feed/", interval_s=900.0, name="NK News"),
     FeedSpec("tass", "https://tass.com/rss/v2.xml", interval_s=600.0),
 )
 
@@ -94,8 +94,9 @@ def test_a_missing_state_file_shows_new_feeds_and_creates_nothing(tmp_path: Path
 def test_table_shows_health_failures_and_relative_times(state_path: Path) -> None:
     table = feeds_cli.feeds_table(feeds_cli.feed_rows(SPECS, state_path, now=NOW), NOW)
     lines = table.splitlines()
-    assert lines[0].split()[:3] == ["FEED", "HEALTH", "STATUS"]
+    assert lines[0].split()[:4] == ["FEED", "NAME", "HEALTH", "STATUS"]
     nk = next(line for line in lines if line.startswith("nknews"))
+    assert "NK News" in nk  # the feed's name beside its id
     assert "5m ago" in nk and "in 10m" in nk and nk.split()[-1] == "2"
     tass = next(line for line in lines if line.startswith("tass"))
     assert "failing" in tass and "503" in tass and "never" in tass and "in 2h" in tass

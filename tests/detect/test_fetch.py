@@ -245,7 +245,7 @@ async def test_error_statuses_carry_status_and_retry_after(
         await fetcher(client).fetch(spec(feed_server, "/s.xml"), FeedState("s"))
     assert caught.value.status == status
     assert caught.value.retry_after_s == retry_after_s
-    assert str(caught.value) == f"fetch: HTTP {status} from feed-s.xml"
+    assert str(caught.value) == f"fetch: HTTP {status} from feed-s.xml (127.0.0.1)"
 
 
 async def test_connection_refused_is_a_connect_error(client: httpx.AsyncClient) -> None:

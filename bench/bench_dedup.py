@@ -44,7 +44,7 @@ import structlog
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from monitor.detect import dedup  # noqa: E402
+from monitor.detect import dedup, similar  # noqa: E402
 from monitor.models import Story  # noqa: E402
 from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id  # noqa: E402
 
@@ -124,9 +124,9 @@ def pair_scores(pairs: Sequence[Pair]) -> list[tuple[Pair, float]]:
     """Similarity of each pair, 0 when the pair shares no index key (LSH would not compare)."""
     scored = []
     for pair in pairs:
-        a, b = dedup.signature(item_story(pair.a)), dedup.signature(item_story(pair.b))
-        shares_key = bool(set(dedup.band_keys(a)) & set(dedup.band_keys(b)))
-        scored.append((pair, dedup.similarity(a, b) if shares_key else 0.0))
+        a, b = similar.signature(item_story(pair.a)), similar.signature(item_story(pair.b))
+        shares_key = bool(set(similar.band_keys(a)) & set(similar.band_keys(b)))
+        scored.append((pair, similar.similarity(a, b) if shares_key else 0.0))
     return scored
 
 
@@ -135,7 +135,7 @@ def report_signature(scored: Sequence[tuple[Pair, float]]) -> None:
     print("  threshold  precision  recall    tp    fp    fn")
     for threshold in THRESHOLDS:
         p, r, tp, fp, fn = rates((s >= threshold, pair.positive) for pair, s in scored)
-        mark = "  <- default" if threshold == dedup.DEFAULT_THRESHOLD else ""
+        mark = "  <- default" if threshold == similar.DEFAULT_THRESHOLD else ""
         print(f"  {threshold:9.2f}  {p:9.3f}  {r:6.3f}  {tp:4d}  {fp:4d}  {fn:4d}{mark}")
 
 
@@ -181,7 +181,7 @@ def cluster_items(
 def report_clustering(pairs: Sequence[Pair], clusters: dict[str, str], label: str) -> None:
     verdicts = [(clusters[p.a["id"]] == clusters[p.b["id"]], p) for p in pairs]
     precision, recall, tp, fp, fn = rates((same, p.positive) for same, p in verdicts)
-    print(f"\nclustering ({label}), threshold {dedup.DEFAULT_THRESHOLD}:")
+    print(f"\nclustering ({label}), threshold {similar.DEFAULT_THRESHOLD}:")
     print(
         f"  pair precision {precision:.3f}  pair recall {recall:.3f}  (tp {tp}, fp {fp}, fn {fn})"
     )
@@ -225,11 +225,11 @@ def run_quality(args: argparse.Namespace) -> None:
     report_signature(scored)
     report_two_fold(scored)
     items = {p.a["id"]: p.a for p in pairs} | {p.b["id"]: p.b for p in pairs}
-    clusters, elapsed, count = cluster_items(items.values(), dedup.DEFAULT_THRESHOLD)
+    clusters, elapsed, count = cluster_items(items.values(), similar.DEFAULT_THRESHOLD)
     report_clustering(pairs, clusters, f"the set's {len(items)} items alone")
     if args.stream:
         stream = list(read_stream(args.stream))
-        clusters, elapsed, count = cluster_items(stream, dedup.DEFAULT_THRESHOLD)
+        clusters, elapsed, count = cluster_items(stream, similar.DEFAULT_THRESHOLD)
         rate = len(stream) / elapsed
         print(f"\nstream: {len(stream)} items in {elapsed:.1f} s ({rate:.0f} items/s), ", end="")
         print(f"{count} clusters")
@@ -316,7 +316,7 @@ def _worker_rows(job: tuple[int, int, int, float]) -> tuple[list[tuple[object, .
     for number in range(first, last):
         when = story_time(number, n_stories, end)
         story = _WORKER_SOURCE.story(number, when)
-        key, sig, seen = f"url:{story.url}", dedup.signature(story), when.timestamp()
+        key, sig, seen = f"url:{story.url}", similar.signature(story), when.timestamp()
         story_rows.append(
             (
                 number + 1,
@@ -332,7 +332,7 @@ def _worker_rows(job: tuple[int, int, int, float]) -> tuple[list[tuple[object, .
                 sig.to_bytes(),
             )
         )
-        for band in dedup.band_keys(sig):
+        for band in similar.band_keys(sig):
             keys += (band, int(seen), number + 1)
     return story_rows, keys
 
@@ -418,6 +418,7 @@ def run_scale(args: argparse.Namespace) -> None:
         build_index(db, args.scale, args.pairs, end)
         size_mib = db.stat().st_size / 2**20
         print(f"  build: {time.perf_counter() - started:.0f} s, {size_mib:.0f} MiB")
+    report_disk(db, args.scale)
     recent = recent_stories(source, args.scale, end)
     for cache_mib in (None, args.cache_mib):
         conn = sqlite3.connect(db, isolation_level=None)
@@ -435,6 +436,24 @@ def run_scale(args: argparse.Namespace) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     measure_baseline(conn, recent, source, end, min(args.lookups, 100), args.baseline_window)
     measure_prune(conn, ClusterIndex(conn), end)
+    conn.close()
+
+
+def report_disk(db: Path, n_stories: int) -> None:
+    """The index's size on disk, whole and per table, scaled to a million stories. The naive
+    baseline needs the stories and their signatures only (``dedup_stories``), no key table."""
+    conn = sqlite3.connect(db)
+    per_million = 1_000_000 / max(n_stories, 1)
+    total = db.stat().st_size
+    print(f"  on disk: {total / 2**20:.0f} MiB, {total * per_million / 2**30:.2f} GiB per million")
+    try:
+        rows = conn.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    except sqlite3.Error:  # SQLite built without the dbstat table
+        rows = []
+    for name, size in rows[:6]:
+        print(f"    {name}: {size * per_million / 2**20:.0f} MiB per million")
     conn.close()
 
 
@@ -519,12 +538,12 @@ def measure_baseline(
     rows = conn.execute(
         "SELECT feed_id, sig FROM dedup_stories ORDER BY id DESC LIMIT ?", (window,)
     ).fetchall()
-    stored = [dedup.Signature.from_bytes(blob, feed) for feed, blob in rows]
+    stored = [similar.Signature.from_bytes(blob, feed) for feed, blob in rows]
     timings = []
     for story, _ in new_stories(recent, source, end, n):
         started = time.perf_counter()
-        sig = dedup.signature(story)
-        max((dedup.similarity(sig, other) for other in stored), default=0.0)
+        sig = similar.signature(story)
+        max((similar.similarity(sig, other) for other in stored), default=0.0)
         timings.append(time.perf_counter() - started)
     mean_ms = statistics.mean(timings) * 1e3
     full = mean_ms * len(recent) / max(len(stored), 1)

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from monitor.detect import dedup
+from monitor.detect import similar
 from monitor.tools.evaluate_dedup import evaluate_pairs, read_pairs
 
 
@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument(
         "--threshold",
         type=_threshold,
-        default=dedup.DEFAULT_THRESHOLD,
-        help=f"similarity at or above which a pair is a copy (default {dedup.DEFAULT_THRESHOLD})",
+        default=similar.DEFAULT_THRESHOLD,
+        help=f"similarity at or above which a pair is a copy (default {similar.DEFAULT_THRESHOLD})",
     )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_eval_dedup)

@@ -202,7 +202,7 @@ class TopicsModel(_Strict):
 
 
 class DedupModel(_Strict):
-    threshold: Annotated[float, Field(gt=0, le=1)] = 0.85
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.88
     window_h: PositiveFloat = 72.0
     retention_days: PositiveFloat = 30.0
 

@@ -13,9 +13,9 @@ Transactions: the index NEVER begins or commits. Call ``assign`` (and ``prune``)
 caller's transaction, the one that also marks stories seen and fills the outbox
 (``store.transaction()``), so a crash keeps all or none of them.
 
-Lookup: each story is indexed under ``dedup.band_keys`` (about 15 integers) with the time it was
-indexed, so finding candidates is one range scan per key limited to the window; only candidates
-are compared (``dedup.similarity``) and the most similar one at or above the threshold names
+Lookup: each story is indexed under ``similar.band_keys`` (about 25 integers) with the time it
+was indexed, so finding candidates is one range scan per key limited to the window; only candidates
+are compared (``similar.similarity``) and the most similar one at or above the threshold names
 the cluster. Clusters never merge: an alert's cluster id stays valid.
 """
 
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from monitor.detect import dedup
+from monitor.detect import dedup, similar
 from monitor.errors import StoreError
 from monitor.models import ClusterAssignment, Story
 
@@ -76,7 +76,10 @@ _SCHEMA = (
         size INTEGER NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS dedup_clusters_last ON dedup_clusters (last_seen_at)",
+    # which signature format the stored signatures and keys are in (``upgrade_signatures``)
+    "CREATE TABLE IF NOT EXISTS dedup_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Rows(Protocol):
@@ -101,10 +104,45 @@ class StatementRunner(Protocol):
 
 
 def ensure_schema(conn: StatementRunner) -> None:
-    """Create the index's tables if missing (idempotent; runs inside or outside a transaction)."""
+    """Create the index's tables if missing and bring stored signatures to the current format
+    (idempotent; call it inside a transaction, so an upgrade is all or nothing)."""
     with _translated("create schema"):
         for statement in _SCHEMA:
             conn.execute(statement)
+        upgrade_signatures(conn)
+
+
+def upgrade_signatures(conn: StatementRunner) -> int:
+    """Re-sign stories stored under an older signature format; returns how many.
+
+    Format 1 kept no summary, so a story stored before the upgrade is signed again from its
+    stored headline and outlet: until it leaves the window it is found by headline only.
+    Its index keys are rebuilt under the new format (old keys are deleted wholesale).
+    """
+    found = conn.execute("SELECT value FROM dedup_meta WHERE name = 'signature_format'")
+    row = found.fetchone()
+    if row is not None and int(row[0]) == similar.FORMAT_VERSION:
+        return 0
+    stored = conn.execute(
+        "SELECT id, feed_id, outlet, title, indexed_s FROM dedup_stories"
+    ).fetchall()
+    if stored:
+        conn.execute("DELETE FROM dedup_keys")
+    for story_id, feed_id, outlet, title, indexed_s in stored:
+        story = Story(feed_id=feed_id, title=title, url=None, fetched_at=_EPOCH, outlet=outlet)
+        sig = similar.signature(story)
+        conn.execute("UPDATE dedup_stories SET sig = ? WHERE id = ?", (sig.to_bytes(), story_id))
+        conn.executemany(
+            "INSERT OR IGNORE INTO dedup_keys (band, seen_s, story_id) VALUES (?, ?, ?)",
+            [(band, indexed_s, story_id) for band in similar.band_keys(sig)],
+        )
+    conn.execute(
+        "INSERT OR REPLACE INTO dedup_meta (name, value) VALUES ('signature_format', ?)",
+        (similar.FORMAT_VERSION,),
+    )
+    if stored:
+        log.info("dedup_signatures_upgraded", stories=len(stored), to=similar.FORMAT_VERSION)
+    return len(stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +162,7 @@ class _Candidate:
     story_id: int
     story_key: str
     cluster_id: str
-    sig: dedup.Signature
+    sig: similar.Signature
 
 
 class ClusterIndex:
@@ -134,7 +172,7 @@ class ClusterIndex:
         self,
         conn: StatementRunner,
         *,
-        threshold: float = dedup.DEFAULT_THRESHOLD,
+        threshold: float = similar.DEFAULT_THRESHOLD,
         window_s: float = DEFAULT_WINDOW_S,
         max_candidates: int = DEFAULT_MAX_CANDIDATES,
     ) -> None:
@@ -177,8 +215,8 @@ class ClusterIndex:
                 return ClusterAssignment(
                     known[0], key, False, False, is_update, key, 1.0, self.outlets(known[0])
                 )
-            sig = dedup.signature(story)
-            best, score = self._best_match(sig, dedup.band_keys(sig), now)
+            sig = similar.signature(story)
+            best, score = self._best_match(sig, similar.band_keys(sig), now)
         outlet = story.outlet or story.feed_id
         if best is None:
             return ClusterAssignment(new_cluster_id(key), key, True, True, outlets=(outlet,))
@@ -279,8 +317,8 @@ class ClusterIndex:
         )
 
     def _add(self, story: Story, key: str, now: datetime, with_outlets: bool) -> ClusterAssignment:
-        sig = dedup.signature(story)
-        bands = dedup.band_keys(sig)
+        sig = similar.signature(story)
+        bands = similar.band_keys(sig)
         best, score = self._best_match(sig, bands, now)
         cluster_id = best.cluster_id if best else new_cluster_id(key)
         seen = now.timestamp()
@@ -318,13 +356,13 @@ class ClusterIndex:
         )
 
     def _best_match(
-        self, sig: dedup.Signature, bands: Sequence[int], now: datetime
+        self, sig: similar.Signature, bands: Sequence[int], now: datetime
     ) -> tuple[_Candidate | None, float]:
         """The most similar candidate at or above the threshold (earliest story on ties)."""
         best: _Candidate | None = None
         best_score = 0.0
         for candidate in self._candidates(bands, now):
-            score = dedup.similarity(sig, candidate.sig)
+            score = similar.similarity(sig, candidate.sig)
             if score < self.threshold or score < best_score:
                 continue
             if score > best_score or best is None or candidate.story_id < best.story_id:
@@ -358,7 +396,7 @@ class ClusterIndex:
             (*params, self.max_candidates),
         ).fetchall()
         for story_id, key, cluster_id, feed_id, blob in rows:
-            yield _Candidate(story_id, key, cluster_id, dedup.Signature.from_bytes(blob, feed_id))
+            yield _Candidate(story_id, key, cluster_id, similar.Signature.from_bytes(blob, feed_id))
 
     def _insert_keys(self, story_id: int, bands: Sequence[int], seen_s: int) -> None:
         self.conn.executemany(
@@ -370,8 +408,8 @@ class ClusterIndex:
         """Delete the index rows of stored stories ``(id, feed_id, indexed_s, sig)``."""
         doomed: list[tuple[int, int, int]] = []
         for story_id, feed_id, indexed_s, blob in rows:
-            sig = dedup.Signature.from_bytes(bytes(blob), str(feed_id))
-            doomed += [(band, int(indexed_s), int(story_id)) for band in dedup.band_keys(sig)]
+            sig = similar.Signature.from_bytes(bytes(blob), str(feed_id))
+            doomed += [(band, int(indexed_s), int(story_id)) for band in similar.band_keys(sig)]
         doomed.sort()  # B-tree order: neighbouring deletes touch the same pages
         self.conn.executemany(
             "DELETE FROM dedup_keys WHERE band = ? AND seen_s = ? AND story_id = ?", doomed
@@ -383,7 +421,7 @@ class ClusterIndex:
             "SELECT id, feed_id, indexed_s, sig FROM dedup_stories WHERE id = ?", (story_id,)
         ).fetchall()
         self._delete_keys(old)
-        sig = dedup.signature(story)
+        sig = similar.signature(story)
         self.conn.execute(
             "UPDATE dedup_stories SET title = ?, url = ?, content_hash = ?, sig = ?, "
             "indexed_s = ?, updated_at = ? WHERE id = ?",
@@ -397,7 +435,7 @@ class ClusterIndex:
                 story_id,
             ),
         )
-        self._insert_keys(story_id, dedup.band_keys(sig), int(now.timestamp()))
+        self._insert_keys(story_id, similar.band_keys(sig), int(now.timestamp()))
 
     def _touch_cluster(self, cluster_id: str, story_key: str, seen: float) -> None:
         self.conn.execute(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from monitor.detect import dedup
+from monitor.detect import similar
 from monitor.errors import StoreError
 from monitor.ports import StateStore
 from monitor.state import clusters as clusters_mod
@@ -53,7 +53,7 @@ def parse_state_url(text: str) -> StateUrl:
 def open_store(
     url: str | StateUrl,
     *,
-    cluster_threshold: float = dedup.DEFAULT_THRESHOLD,
+    cluster_threshold: float = similar.DEFAULT_THRESHOLD,
     cluster_window_s: float = clusters_mod.DEFAULT_WINDOW_S,
     migrate: bool = True,
     replica_id: str | None = None,

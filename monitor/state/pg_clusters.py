@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from monitor.detect import dedup
+from monitor.detect import similar
 from monitor.state.clusters import PER_KEY_SCAN, ClusterIndex, _Candidate
 
 _INSERT_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO", re.IGNORECASE)
@@ -97,7 +97,7 @@ class PgClusterIndex(ClusterIndex):
         ).fetchall()
         for story_id, key, cluster_id, feed_id, blob in rows:
             yield _Candidate(
-                story_id, key, cluster_id, dedup.Signature.from_bytes(bytes(blob), feed_id)
+                story_id, key, cluster_id, similar.Signature.from_bytes(bytes(blob), feed_id)
             )
 
     def _touch_cluster(self, cluster_id: str, story_key: str, seen: float) -> None:

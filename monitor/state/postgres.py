@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from monitor.detect import dedup
+from monitor.detect import similar
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, OutboxEntry, Story
 from monitor.state import clusters as clusters_mod
@@ -51,7 +51,7 @@ class PostgresStore:
         self,
         url: str,
         *,
-        cluster_threshold: float = dedup.DEFAULT_THRESHOLD,
+        cluster_threshold: float = similar.DEFAULT_THRESHOLD,
         cluster_window_s: float = clusters_mod.DEFAULT_WINDOW_S,
         pool_size: int = 4,
         connect_timeout_s: float = 10.0,

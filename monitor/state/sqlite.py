@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.detect import dedup
+from monitor.detect import similar
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, OutboxEntry, Story
 from monitor.state import clusters as clusters_mod
@@ -136,7 +136,7 @@ class SqliteStore:
         self,
         path: Path | str,
         *,
-        cluster_threshold: float = dedup.DEFAULT_THRESHOLD,
+        cluster_threshold: float = similar.DEFAULT_THRESHOLD,
         cluster_window_s: float = clusters_mod.DEFAULT_WINDOW_S,
         extra_schema: Iterable[Callable[[sqlite3.Connection], None]] = (),
     ):
@@ -157,7 +157,8 @@ class SqliteStore:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the dedup index hot
             self._applied = self._migrate()
-            clusters_mod.ensure_schema(self.conn)
+            with self.transaction():  # a signature upgrade is all or nothing
+                clusters_mod.ensure_schema(self.conn)
             for ensure in extra_schema:
                 ensure(self.conn)
         except (sqlite3.Error, OSError) as exc:

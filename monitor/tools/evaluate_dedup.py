@@ -1,6 +1,6 @@
 """Evaluate near-duplicate detection on labeled pairs: precision, recall, F1, by kind of pair.
 
-For whoever tunes ``monitor.detect.dedup`` and for the ``eval-dedup`` command. A pair is two
+For whoever tunes ``monitor.detect.similar`` and for the ``eval-dedup`` command. A pair is two
 items (``title, summary, outlet, url, date``) and a label. Two label spellings are read:
 
 * ``label``: ``copy`` | ``not_copy`` (the 2023 pair files);
@@ -8,8 +8,8 @@ items (``title, summary, outlet, url, date``) and a label. Two label spellings a
   ``different_event`` and ``different_text`` are not; ``unsure`` is skipped.
 
 A pair counts as **predicted copy** when the clusterer would join them: the two signatures
-share an index key (``dedup.band_keys``: the second would be proposed as a candidate of the
-first) and their ``dedup.similarity`` is at or above the threshold. The similarity alone
+share an index key (``similar.band_keys``: the second would be proposed as a candidate of the
+first) and their ``similar.similarity`` is at or above the threshold. The similarity alone
 (without the index) is reported beside it, so a miss can be told apart as "never proposed"
 or "scored too low".
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.detect import dedup
+from monitor.detect import dedup, similar
 from monitor.models import Story
 from monitor.tools.evaluate import Counts
 
@@ -236,16 +236,16 @@ def score_pairs(pairs: Iterable[LabeledPair]) -> list[ScoredPair]:
     """Each pair with its similarity and whether the index would propose it."""
     scored = []
     for pair in pairs:
-        sig_a, sig_b = dedup.signature(pair.a), dedup.signature(pair.b)
-        shared = set(dedup.band_keys(sig_a)) & set(dedup.band_keys(sig_b))
-        scored.append(ScoredPair(pair, dedup.similarity(sig_a, sig_b), bool(shared)))
+        sig_a, sig_b = similar.signature(pair.a), similar.signature(pair.b)
+        shared = set(similar.band_keys(sig_a)) & set(similar.band_keys(sig_b))
+        scored.append(ScoredPair(pair, similar.similarity(sig_a, sig_b), bool(shared)))
     return scored
 
 
 def evaluate_pairs(
     pairs: Sequence[LabeledPair],
     *,
-    threshold: float = dedup.DEFAULT_THRESHOLD,
+    threshold: float = similar.DEFAULT_THRESHOLD,
     source: str = "pairs",
     skipped: int = 0,
     sweep: Sequence[float] = SWEEP,

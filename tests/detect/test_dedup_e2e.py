@@ -245,3 +245,72 @@ def test_a_copy_after_outbox_purge_is_still_a_follow_up_in_the_thread(
     assert len(wire_api) == 2
     assert "thread_ts" not in wire_api[0]
     assert wire_api[1].get("thread_ts") == "1700000000.000100"
+
+
+AURUS_SUMMARY = (
+    "North Korean leader Kim Jong Un received a Russian-made Aurus limousine as a gift from "
+    "President Vladimir Putin, North Korean state media said on Tuesday, a transfer that South "
+    "Korea called a breach of UN sanctions banning the supply of vehicles to North Korea."
+)
+AURUS_COPIES = [  # the issue's three copies: one summary, a suffix, a dateline; new headlines
+    ("aurus-wire", "Putin gives Kim Jong Un a Russian-made Aurus car", AURUS_SUMMARY),
+    (
+        "aurus-daily",
+        "Putin gifts Kim Jong Un a Russian-made Aurus car, KCNA says",
+        AURUS_SUMMARY + " (Reuters)",
+    ),
+    (
+        "aurus-agg",
+        "UPDATE 1-Putin gives North Korea's Kim a Russian-made Aurus car",
+        "SEOUL (Reuters) - " + AURUS_SUMMARY,
+    ),
+]
+
+
+def _aurus_feed(position: int) -> str:
+    feed_id, title, summary = AURUS_COPIES[position]
+    return rss_feed(
+        [
+            item(
+                title,
+                link=f"https://{feed_id}.example/world/aurus-gift",
+                guid=f"{feed_id}-aurus",
+                description=summary,
+                pub_date=NOW - timedelta(minutes=30 - position),
+            )
+        ],
+        title=feed_id,
+    )
+
+
+@pytest.mark.parametrize("polls", ["one once", "three onces"])
+def test_the_aurus_copies_alert_once_per_destination_then_follow_up(
+    tmp_path: Path, receivers: tuple[WebhookReceiver, WebhookReceiver], polls: str
+) -> None:
+    """Three feeds carry the issue's three Aurus copies; whether they arrive in one ``once``
+    or one per ``once``, each destination gets one alert.created and two alert.updated."""
+    hook, slack = receivers
+    with FeedServer() as server:
+        feeds = []
+        for position, (feed_id, _, _) in enumerate(AURUS_COPIES):
+            body = _aurus_feed(position) if polls == "one once" or position == 0 else ""
+            body = body or rss_feed([], title=feed_id)
+            url = server.set_feed(f"/{feed_id}.xml", body, etag=f'"{feed_id}-0"')
+            feeds.append({"id": feed_id, "url": url})
+        config = _config(tmp_path, feeds, hook, slack)
+        done = run_cli("once", config=config)
+        assert done.returncode == 0, done.stderr
+        if polls == "three onces":
+            for position in (1, 2):
+                feed_id = AURUS_COPIES[position][0]
+                server.set_feed(f"/{feed_id}.xml", _aurus_feed(position), etag=f'"{feed_id}-1"')
+                done = run_cli("once", config=config)
+                assert done.returncode == 0, done.stderr
+    kinds = [
+        r.json()["type"] for r in hook.delivered() if "Aurus" in r.json()["data"]["story"]["title"]
+    ]
+    assert sorted(kinds) == ["alert.created", "alert.updated", "alert.updated"], kinds
+    api = [r.json() for r in slack.delivered() if r.path.startswith("/api/")]
+    aurus = [m for m in api if "Aurus" in m["text"]]
+    assert len(aurus) == 3
+    assert sum("thread_ts" not in m for m in aurus) == 1  # one top-level alert, two replies

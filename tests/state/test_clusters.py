@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.detect import dedup
+from monitor.detect import dedup, similar
 from monitor.errors import StoreError
 from monitor.models import Alert, Severity, Story
 from monitor.ports import StateStore
+from monitor.state import clusters as clusters_module
 from monitor.state.clusters import ClusterIndex, ensure_schema, new_cluster_id
 from monitor.state.open import open_store
 from monitor.state.sqlite import SqliteStore
@@ -110,8 +111,10 @@ def test_copy_after_the_window_starts_a_new_cluster(conn: sqlite3.Connection) ->
     first = index.assign(copies[0], now=T0)
     late = index.assign(copies[1], now=T0 + timedelta(hours=73))
     assert late.is_new_cluster and late.cluster_id != first.cluster_id
-    within = index.assign(copies[2], now=T0 + timedelta(hours=74))
-    assert within.cluster_id == late.cluster_id  # the late copy is still fresh
+    # a title-only copy of the late one (an aggregator): the late copy is still fresh
+    aggregated = replace(copies[2], title=copies[1].title)
+    within = index.assign(aggregated, now=T0 + timedelta(hours=74))
+    assert within.cluster_id == late.cluster_id
 
 
 def test_threshold_is_configurable(conn: sqlite3.Connection) -> None:
@@ -138,7 +141,7 @@ def test_prune_forgets_old_stories_keys_and_clusters(index: ClusterIndex) -> Non
     assert index.prune(older_than=T0 + timedelta(days=10)) == 2
     after = index.counts()
     assert after["stories"] == 1 and after["clusters"] == 1
-    assert after["keys"] == len(dedup.band_keys(dedup.signature(unrelated)))
+    assert after["keys"] == len(similar.band_keys(similar.signature(unrelated)))
     assert index.members(old.cluster_id) == []
     assert index.prune(older_than=T0 + timedelta(days=10)) == 0
 
@@ -307,5 +310,31 @@ def test_migration_fills_the_memory_from_existing_outbox_rows(tmp_path: Path) ->
         assert reopened.cluster_alerts("cl_one")["bot"].key == entry.alert.key
         reopened.purge_sent(T0 + timedelta(seconds=1))
         assert reopened.delivery_of(entry.alert.key, "bot") == ("sent", "1700000000.000200")
+    finally:
+        reopened.close()
+
+
+def test_stories_of_an_older_signature_format_are_signed_again(tmp_path: Path) -> None:
+    path = tmp_path / "upgrade.db"
+    copies, _ = wire_and_unrelated()
+    store = SqliteStore(path)
+    with store.transaction():
+        first = store.clusters.assign(copies[0], now=T0)
+    # as a store written by the format-1 code: other blobs, other keys, no format mark
+    store.conn.execute("UPDATE dedup_stories SET sig = x'0102030405'")
+    store.conn.execute("DELETE FROM dedup_keys")
+    store.conn.execute("INSERT INTO dedup_keys VALUES (42, 0, 1)")
+    store.conn.execute("DELETE FROM dedup_meta")
+    store.close()
+    reopened = SqliteStore(path)
+    try:
+        keys = {row[0] for row in reopened.conn.execute("SELECT band FROM dedup_keys")}
+        headline_only = replace(copies[0], summary="")
+        assert keys == set(similar.band_keys(similar.signature(headline_only)))
+        # the re-signed story is found again by its headline
+        with reopened.transaction():
+            placed = reopened.clusters.assign(copies[2], now=T0 + timedelta(hours=1))
+        assert placed.cluster_id == first.cluster_id
+        assert clusters_module.upgrade_signatures(reopened.conn) == 0  # done once
     finally:
         reopened.close()

@@ -236,7 +236,7 @@ def transfer_stories(count: int) -> list[tuple[str, str]]:
     Every title names a Russian and a DPRK party, goods (arms, oil, vehicles, technology or
     money) and a transfer verb, so one of the ``ru-dprk.*`` rules fires; numbers, places and
     sources vary so no two stories are near-duplicates (pairwise similarity stays below 0.6,
-    under ``dedup.DEFAULT_THRESHOLD``).
+    under ``similar.DEFAULT_THRESHOLD``).
     """
     import itertools
 

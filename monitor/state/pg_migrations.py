@@ -127,6 +127,16 @@ MIGRATIONS: tuple[str, ...] = (
         FROM outbox WHERE event = 'alert.created' AND cluster_id IS NOT NULL
         ORDER BY cluster_id, destination_id, id;
     """,
+    # 3: the dedup signature format (SQLite's dedup_meta). Stories signed in format 1 cannot be
+    # re-signed in SQL (format 1 kept no summary); they leave the index (the 72 h window
+    # refills it). Their clusters' alert memory stays in cluster_alerts.
+    """
+    CREATE TABLE dedup_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    DELETE FROM dedup_keys WHERE story_id IN
+        (SELECT id FROM dedup_stories WHERE get_byte(sig, 0) <> 2);
+    DELETE FROM dedup_stories WHERE get_byte(sig, 0) <> 2;
+    INSERT INTO dedup_meta (name, value) VALUES ('signature_format', 2);
+    """,
 )
 
 _CREATE_VERSIONS = (

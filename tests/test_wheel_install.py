@@ -19,13 +19,13 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
+from tests.servers.feed_server import FeedServer, feed_server, rss_feed
+from tests.test_e2e_once import AURUS  # the seed story: a Russia-DPRK transfer
 
 __all__ = ["feed_server"]
 
@@ -34,16 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "monitor", "config")
-AURUS = item(
-    "Putin gave Kim Jong Un a Russian-made Aurus car",
-    link="https://news.example/world/aurus-gift",
-    guid="wheel-aurus-1",
-    description=(
-        "Seoul says UN Security Council resolutions ban supplying North Korea with vehicles "
-        "under HS codes 86 to 89, so the limousine breaches the sanctions on the DPRK."
-    ),
-    pub_date=datetime.now(UTC) - timedelta(hours=1),
-)
 
 
 def _run(cmd: list[str], *, cwd: Path, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:

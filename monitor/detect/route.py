@@ -1,7 +1,11 @@
-"""Route: decide which destinations receive an assessed story, one ``Alert`` each.
+"""Route: build every alert, as pure functions (no I/O, no clock: ``now`` is an argument).
 
-Pure core (no I/O, no clock): the pipeline calls ``route`` once per new story that matched,
-and writes the alerts to the outbox in the same transaction that marks the story seen.
+- ``route``: the ``alert.created`` of a new story that matched, one per destination that wants
+  it; the poller writes them to the outbox in the transaction that marks the story seen.
+- ``follow_ups``: the ``alert.updated`` of a later copy (or an edit) of a story whose cluster
+  already alerted, one per destination it alerted.
+- ``health_alerts``: the ``feed.health`` notice of a feed's health transition
+  (``detect.health`` decides the transition and its wording).
 
 Per destination the filters are, in order: disabled destinations get nothing; ``feeds`` (feed
 ids) and ``tags`` (feed tags, any-of) select the story; ``min_severity`` and ``rules`` select the
@@ -17,10 +21,22 @@ story gives the same key and the outbox's UNIQUE constraint drops the repeat.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
-from monitor.models import Alert, Assessment, DestinationSpec, RuleMatch, Story
+from monitor.detect import dedup, health
+from monitor.models import (
+    Alert,
+    Assessment,
+    ClusterAssignment,
+    DestinationSpec,
+    FeedSpec,
+    FeedState,
+    RuleMatch,
+    Story,
+)
 
 KEY_PREFIX = "msg_"
 _KEY_VERSION = "v1"
@@ -96,3 +112,93 @@ def _alert(
         rule_description=best.description or None,
         rule_path=tuple(best.path),
     )
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+def follow_ups(
+    story: Story,
+    assessment: Assessment,
+    placed: ClusterAssignment,
+    known: Mapping[str, Alert],
+    *,
+    outlets: tuple[str, ...],
+    now: datetime,
+    destination_ids: Collection[str],
+    disabled: Collection[str] = (),
+) -> list[Alert]:
+    """One ``alert.updated`` per destination the cluster already alerted (``known``).
+
+    It keeps the parent's rule and severity (the cluster's verdict) and carries this copy's
+    own evidence: its matched spans index this copy's text (none when the copy's wording
+    matches nothing on its own). Its key covers the story and, for an edit, the new content,
+    so each copy and each edit follows up once.
+    """
+    revision = dedup.content_hash(story) if placed.is_update else ""
+    subject = f"{story.key}\x1f{revision}"
+    return [
+        replace(
+            parent,
+            key=alert_key(subject, "alert.updated", dest_id),
+            event="alert.updated",
+            story=story,
+            hits=assessment.hits,
+            created_at=now,
+            also_reported_by=outlets,
+            parent_alert_id=parent.key,
+        )
+        for dest_id, parent in known.items()
+        if dest_id not in disabled and dest_id in destination_ids
+    ]
+
+
+# --- feed health --------------------------------------------------------------------------------
+
+
+def health_alerts(
+    feed: FeedSpec,
+    before: FeedState,
+    after: FeedState,
+    now: datetime,
+    destinations: Sequence[str],
+) -> list[Alert]:
+    """One ``feed.health`` alert per destination for the transition ``before`` → ``after``."""
+    label = f"{feed.name} ({feed.id})" if feed.name and feed.name != feed.id else feed.id
+    notice = health.describe(label, before, after)
+    story = Story(
+        feed_id=feed.id,
+        title=notice.title,
+        url=_public_url(feed.url),
+        fetched_at=now,
+        summary=notice.detail,
+        outlet=feed.name or feed.id,
+        key=f"feed-health:{feed.id}",
+        tags=feed.tags,
+    )
+    subject = f"{feed.id}\x1f{before.health}\x1f{after.health}\x1f{now.isoformat()}"
+    return [
+        Alert(
+            key=alert_key(subject, "feed.health", dest_id),
+            destination_id=dest_id,
+            event="feed.health",
+            rule_id="feed_health",
+            topic="operations",
+            severity=notice.severity,
+            score=0.0,
+            story=story,
+            hits=(),
+            created_at=now,
+            health_before=before.health,
+            health_after=after.health,
+        )
+        for dest_id in destinations
+    ]
+
+
+def _public_url(url: str) -> str:
+    """The feed URL without credentials or query (a token in a feed URL must not travel)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

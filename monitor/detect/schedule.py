@@ -1,4 +1,4 @@
-"""When to poll a feed next, how far to back off, and how healthy it is (pure core).
+"""When to poll a feed next and how far to back off (pure core; health is ``detect.health``).
 
 For the pipeline, which calls these after every poll with ``now`` and a random number it drew
 (so tests pass fixed ones). Nothing here reads a clock, a config object or the network.
@@ -24,8 +24,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from itertools import pairwise
-
-from monitor.models import FeedState, HealthState
 
 DAY_S = 86_400.0
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)\"?", re.I)
@@ -145,63 +143,3 @@ def cadence_s(published: Iterable[datetime | None]) -> float | None:
         return None
     gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     return max(statistics.median(gaps), 1.0)
-
-
-def health_after(
-    state: FeedState,
-    *,
-    now: datetime,
-    interval_s: float,
-    failing_after: int = 3,
-    stale_factor: float = 10.0,
-    cadence_s: float | None = None,
-    min_stale_s: float = DAY_S,
-) -> HealthState:
-    """The feed's health given its state AFTER this poll was recorded.
-
-    ``failing``: at least ``failing_after`` consecutive failures, or at once on 410 Gone (the
-    operator should hear about it; the feed is still polled daily). ``stale``: polled fine but no
-    new item for ``stale_factor`` times its usual cadence (``cadence_s`` if known, else the
-    poll interval), and never less than ``min_stale_s``. ``ok`` otherwise; a feed that has never
-    succeeded stays ``new`` until it fails enough to be ``failing``. Fewer failures than the
-    threshold keep the previous health (one blip does not flap the state).
-    """
-    failures = state.consecutive_failures
-    if failures >= failing_after or (failures > 0 and state.last_status == 410):
-        return "failing"
-    if failures > 0:
-        return state.health if state.health != "failing" else "ok"
-    if state.last_success_at is None:
-        return "new"
-    if is_stale(
-        state,
-        now=now,
-        interval_s=interval_s,
-        stale_factor=stale_factor,
-        cadence_s=cadence_s,
-        min_stale_s=min_stale_s,
-    ):
-        return "stale"
-    return "ok"
-
-
-def is_stale(
-    state: FeedState,
-    *,
-    now: datetime,
-    interval_s: float,
-    stale_factor: float = 10.0,
-    cadence_s: float | None = None,
-    min_stale_s: float = DAY_S,
-) -> bool:
-    """No new item for ``stale_factor`` x cadence (at least ``min_stale_s``)."""
-    since = state.last_new_item_at
-    if since is None:
-        return False
-    threshold_s = max(stale_factor * (cadence_s or interval_s), min_stale_s)
-    return (now - since).total_seconds() > threshold_s
-
-
-def health_changed(before: HealthState, after: HealthState) -> bool:
-    """A transition worth one log line and one health alert (``new`` → ``ok`` is not)."""
-    return before != after and not (before == "new" and after == "ok")

@@ -1,4 +1,6 @@
-"""Feed health over simulated days: backoff never gives up, each transition alerts once.
+"""Feed health: the transition rules (``detect.health``), the ``feed.health`` notice
+(``route.health_alerts``), and the poller over simulated days: backoff never gives up, each
+transition alerts once.
 
 The poller runs with a fake fetcher and a hand-moved clock against a real SQLite store, so
 two days of polling take milliseconds: every time the feed is due, it is polled.
@@ -6,16 +8,18 @@ two days of polling take milliseconds: every time the feed is due, it is polled.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from monitor.detect.health import health_after, health_changed
 from monitor.detect.match import compile_pack
 from monitor.detect.poller import FeedPoller, PollPolicy
+from monitor.detect.route import health_alerts
 from monitor.errors import FetchHTTPStatus, FetchTimeout
-from monitor.models import FeedSpec, FeedState, FetchResult, ParsedFeed
+from monitor.models import FeedSpec, FeedState, FetchResult, HealthState, ParsedFeed, Severity
 from monitor.state.sqlite import SqliteStore
 from tests.support import FakeClock
 
@@ -130,3 +134,74 @@ async def test_gone_feed_is_slowed_to_the_cap_and_alerts_at_once(
     assert 2 <= len(calls) <= 4  # about once a day, still polled
     assert _health_alerts(store) == [("new", "failing")]
     assert store.feed_state(FEED.id).last_status == 410
+
+
+# --- the transition rules -----------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def state(**kwargs: object) -> FeedState:
+    return FeedState("f", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("feed", "expected"),
+    [
+        (state(), "new"),
+        (state(consecutive_failures=2), "new"),
+        (state(consecutive_failures=3), "failing"),
+        (state(consecutive_failures=1, last_status=410, health="ok"), "failing"),
+        (state(consecutive_failures=1, health="ok"), "ok"),  # one blip keeps the state
+        (state(consecutive_failures=1, health="stale"), "stale"),
+        (state(last_success_at=NOW, last_new_item_at=NOW - timedelta(hours=2)), "ok"),
+        (state(last_success_at=NOW, last_new_item_at=NOW - timedelta(days=2)), "stale"),
+        (state(last_success_at=NOW, last_new_item_at=None), "ok"),
+        (state(last_success_at=NOW, health="failing"), "ok"),
+    ],
+)
+def test_health_after(feed: FeedState, expected: HealthState) -> None:
+    assert (
+        health_after(feed, now=NOW, interval_s=900.0, failing_after=3, stale_factor=10.0)
+        == expected
+    )
+
+
+def test_stale_uses_the_feeds_cadence_when_known() -> None:
+    weekly = state(last_success_at=NOW, last_new_item_at=NOW - timedelta(days=20))
+    assert health_after(weekly, now=NOW, interval_s=900.0, cadence_s=7 * 86_400.0) == "ok"
+    assert health_after(weekly, now=NOW, interval_s=900.0, cadence_s=86_400.0) == "stale"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "changed"),
+    [
+        ("new", "ok", False),
+        ("ok", "failing", True),
+        ("failing", "ok", True),
+        ("ok", "ok", False),
+        ("new", "failing", True),
+        ("ok", "stale", True),
+    ],
+)
+def test_health_changed(before: HealthState, after: HealthState, changed: bool) -> None:
+    assert health_changed(before, after) is changed
+
+
+def test_health_alert_names_the_transition_and_hides_the_feed_urls_secrets() -> None:
+    feed = FeedSpec(id="f", url="https://user:tok@feeds.example:8443/x.xml?key=s", interval_s=60.0)
+    before = state(health="ok")
+    after = state(health="failing", consecutive_failures=3, last_error="fetch: 503 from f")
+    [alert] = health_alerts(feed, before, after, NOW, ["ops"])
+    assert (alert.event, alert.destination_id, alert.severity) == (
+        "feed.health",
+        "ops",
+        Severity.MEDIUM,
+    )
+    assert alert.story.title == "Feed f is failing: 3 failures in a row"
+    assert alert.story.summary == "fetch: 503 from f"
+    assert alert.story.url == "https://feeds.example:8443/x.xml"
+    assert (alert.health_before, alert.health_after) == ("ok", "failing")
+    recovered = health_alerts(feed, after, state(health="ok"), NOW, ["ops"])[0]
+    assert recovered.story.title == "Feed f has recovered (failing → ok)"
+    assert recovered.severity == Severity.LOW and recovered.key != alert.key

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from monitor.detect.route import alert_key, route
-from monitor.models import DestinationSpec, Severity
+from monitor.detect.route import alert_key, follow_ups, route
+from monitor.models import ClusterAssignment, DestinationSpec, Severity
 from tests.fixtures.delivery.samples import NOW, assessment, match, story
 
 HIGH = match("ru-dprk-vehicle-transfer", Severity.HIGH, 4.2, description="vehicle to DPRK")
@@ -89,3 +91,56 @@ def test_cluster_id_replaces_story_key_so_syndicated_copies_share_a_key() -> Non
 def test_key_fields_cannot_be_shifted_into_each_other() -> None:
     assert alert_key("a_b", "c", "d") != alert_key("a", "b_c", "d")
     assert alert_key("a", "b", "c") != alert_key("a", "bc", "")
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+def _placed(*, is_update: bool = False) -> ClusterAssignment:
+    return ClusterAssignment(
+        cluster_id="c1", story_key="story-copy", is_new_cluster=False,
+        is_new_story=not is_update, is_update=is_update,
+    )  # fmt: skip
+
+
+def test_follow_ups_keep_the_parents_verdict_and_carry_the_copys_evidence() -> None:
+    parents = {d: route(story(), assessment(HIGH), [dest(d)], now=NOW)[0] for d in ("a", "b")}
+    copy = story("story-copy", outlet="Yonhap")
+    later = NOW + timedelta(minutes=5)
+    updates = follow_ups(
+        copy, assessment(key="story-copy", hits=()), _placed(), parents,
+        outlets=("NK News", "Yonhap"), now=later, destination_ids={"a", "b"}, disabled={"b"},
+    )  # fmt: skip
+    [update] = updates
+    parent = parents["a"]
+    assert (update.event, update.destination_id, update.parent_alert_id) == (
+        "alert.updated", "a", parent.key,
+    )  # fmt: skip
+    assert (update.rule_id, update.severity, update.rule_description) == (
+        parent.rule_id, parent.severity, parent.rule_description,
+    )  # fmt: skip
+    assert update.story == copy and update.hits == () and update.created_at == later
+    assert update.also_reported_by == ("NK News", "Yonhap") and update.key != parent.key
+
+
+def test_each_edit_follows_up_once_under_its_own_key() -> None:
+    parents = {"a": route(story(), assessment(HIGH), [dest("a")], now=NOW)[0]}
+
+    def key(summary: str, *, is_update: bool) -> str:
+        edited = story("story-copy", summary=summary)
+        [update] = follow_ups(
+            edited, assessment(HIGH), _placed(is_update=is_update), parents,
+            outlets=(), now=NOW, destination_ids={"a"},
+        )  # fmt: skip
+        return update.key
+
+    assert key("first wording", is_update=False) == key("second wording", is_update=False)
+    assert key("first wording", is_update=True) != key("second wording", is_update=True)
+
+
+def test_follow_ups_skip_destinations_no_longer_configured() -> None:
+    parents = {"gone": route(story(), assessment(HIGH), [dest("gone")], now=NOW)[0]}
+    assert follow_ups(
+        story("story-copy"), assessment(HIGH), _placed(), parents,
+        outlets=(), now=NOW, destination_ids={"a"},
+    ) == []  # fmt: skip

@@ -10,12 +10,9 @@ from monitor.detect.schedule import (
     adaptive_interval_s,
     backoff_s,
     cadence_s,
-    health_after,
-    health_changed,
     next_poll_at,
     server_wish_s,
 )
-from monitor.models import FeedState, HealthState
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -98,50 +95,3 @@ def test_cadence_and_adaptive_interval() -> None:
     assert adaptive_interval_s(hourly, min_s=300.0, max_s=7200.0) == 1800.0
     assert adaptive_interval_s(hourly, min_s=2400.0, max_s=7200.0) == 2400.0
     assert adaptive_interval_s(hourly[:2], min_s=300.0, max_s=7200.0) is None
-
-
-def state(**kwargs: object) -> FeedState:
-    return FeedState("f", **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("feed", "expected"),
-    [
-        (state(), "new"),
-        (state(consecutive_failures=2), "new"),
-        (state(consecutive_failures=3), "failing"),
-        (state(consecutive_failures=1, last_status=410, health="ok"), "failing"),
-        (state(consecutive_failures=1, health="ok"), "ok"),  # one blip keeps the state
-        (state(consecutive_failures=1, health="stale"), "stale"),
-        (state(last_success_at=NOW, last_new_item_at=NOW - timedelta(hours=2)), "ok"),
-        (state(last_success_at=NOW, last_new_item_at=NOW - timedelta(days=2)), "stale"),
-        (state(last_success_at=NOW, last_new_item_at=None), "ok"),
-        (state(last_success_at=NOW, health="failing"), "ok"),
-    ],
-)
-def test_health_after(feed: FeedState, expected: HealthState) -> None:
-    assert (
-        health_after(feed, now=NOW, interval_s=900.0, failing_after=3, stale_factor=10.0)
-        == expected
-    )
-
-
-def test_stale_uses_the_feeds_cadence_when_known() -> None:
-    weekly = state(last_success_at=NOW, last_new_item_at=NOW - timedelta(days=20))
-    assert health_after(weekly, now=NOW, interval_s=900.0, cadence_s=7 * 86_400.0) == "ok"
-    assert health_after(weekly, now=NOW, interval_s=900.0, cadence_s=86_400.0) == "stale"
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "changed"),
-    [
-        ("new", "ok", False),
-        ("ok", "failing", True),
-        ("failing", "ok", True),
-        ("ok", "ok", False),
-        ("new", "failing", True),
-        ("ok", "stale", True),
-    ],
-)
-def test_health_changed(before: HealthState, after: HealthState, changed: bool) -> None:
-    assert health_changed(before, after) is changed

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from monitor.detect.fetch import FeedFetcher, build_client
-from monitor.detect.poller import health_alerts
+from monitor.detect.route import health_alerts
 from monitor.errors import FetchError, FetchHTTPStatus
 from monitor.models import FeedSpec, FeedState
 from tests.servers.feed_server import FeedServer, feed_server

@@ -38,10 +38,11 @@ bench: $(STAMP)
 
 # requirements.lock: every runtime dependency pinned with its hashes (the Dockerfile installs
 # it with --require-hashes). Run after changing [project] dependencies in pyproject.toml.
+# The [postgres] extra is in the image, so one image runs on SQLite or on a shared PostgreSQL.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 	    --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
-	    -o requirements.lock
+	    --extra postgres -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -112,6 +112,10 @@ class StoreError(MonitorError):
     """The state store failed."""
 
 
+class LeaseLost(StoreError):
+    """A fenced write was refused: the feed's lease token moved on (another replica owns it)."""
+
+
 class DeliveryError(MonitorError):
     """A destination failed to take an alert."""
 

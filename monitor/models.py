@@ -366,6 +366,16 @@ class FeedState:
     interval_s: float | None = None  # the adaptive interval last chosen, if any
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLease:
+    """One replica's claim on one feed: the fencing ``token`` every later write must carry."""
+
+    feed_id: str
+    owner: str
+    token: int
+    until: datetime
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeGuard
 from monitor.models import (
     Alert,
     ClusterAssignment,
+    FeedLease,
     FeedSpec,
     FeedState,
     FetchResult,
@@ -104,7 +105,10 @@ class PollerStore(Protocol):
 
     def feed_state(self, feed_id: str) -> FeedState: ...
 
-    def save_feed_state(self, state: FeedState) -> None: ...
+    def save_feed_state(self, state: FeedState, *, lease: FeedLease | None = None) -> None:
+        """Store ``state``; with ``lease`` only while its token is current, else ``LeaseLost``
+        (the caller's transaction then rolls back: nothing of that poll is kept)."""
+        ...
 
     def triage(self, stories: Sequence[Story]) -> tuple[list[Story], list[Story]]: ...
 
@@ -131,6 +135,19 @@ class PollerStore(Protocol):
     def disabled_destinations(self) -> dict[str, str]: ...
 
     def transaction(self) -> AbstractContextManager[Any]: ...
+
+
+class FeedClaims(Protocol):
+    """What a pull loop needs (SCALE-OUT.md): lease due feeds of its own config, release them,
+    and show who holds which (the ``feeds`` table)."""
+
+    def claim_feeds(
+        self, owner: str, feed_ids: Sequence[str], *, limit: int, lease_s: float
+    ) -> list[FeedLease]: ...
+
+    def release_feed(self, lease: FeedLease) -> None: ...
+
+    def feed_leases(self) -> dict[str, FeedLease]: ...
 
 
 class KnownStories(Protocol):
@@ -244,6 +261,7 @@ class StoreAdmin(Protocol):
 
 class StateStore(
     PollerStore,
+    FeedClaims,
     KnownStories,
     DeliveryStore,
     OutboxAdmin,

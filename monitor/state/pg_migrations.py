@@ -137,6 +137,12 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM dedup_stories WHERE get_byte(sig, 0) <> 2;
     INSERT INTO dedup_meta (name, value) VALUES ('signature_format', 2);
     """,
+    # 4: feed leases with fencing tokens (SQLite's schema 6)
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until DOUBLE PRECISION;
+    ALTER TABLE feeds ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
+    """,
 )
 
 _CREATE_VERSIONS = (

@@ -26,9 +26,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from monitor.detect import similar
 from monitor.errors import StoreError
-from monitor.models import Alert, FeedState, OutboxEntry, Story
+from monitor.models import Alert, FeedLease, FeedState, OutboxEntry, Story
 from monitor.state import clusters as clusters_mod
-from monitor.state import pg_migrations
+from monitor.state import leases, pg_migrations
 from monitor.state.open import redact_url
 from monitor.state.pg_clusters import PgClusterIndex, PgRunner
 from monitor.state.pg_outbox import Conn, enqueue_alert
@@ -174,8 +174,15 @@ class PostgresStore:
         rows = self._query(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY feed_id")
         return [_feed_from_row(row) for row in rows]
 
-    def save_feed_state(self, state: FeedState) -> None:
+    def save_feed_state(self, state: FeedState, *, lease: FeedLease | None = None) -> None:
+        """Store ``state``; with ``lease``, only while its token is current (else ``LeaseLost``)."""
         values = [_to_db(name, getattr(state, name)) for name in _FEED_COLUMNS]
+        if lease is not None:
+            with self.transaction() as conn:
+                sql = leases.fenced_update_sql(_FEED_COLUMNS, "%s")
+                cursor = conn.execute(sql, [*values[1:], state.feed_id, lease.token, lease.owner])
+                leases.check_fenced(cursor.rowcount, lease)
+            return
         updates = ", ".join(f"{name} = excluded.{name}" for name in _FEED_COLUMNS[1:])
         self._write(
             f"INSERT INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES "
@@ -183,6 +190,33 @@ class PostgresStore:
             f"ON CONFLICT (feed_id) DO UPDATE SET {updates}",
             values,
         )
+
+    def claim_feeds(
+        self, owner: str, feed_ids: Sequence[str], *, limit: int, lease_s: float
+    ) -> list[FeedLease]:
+        """Lease up to ``limit`` due feeds among ``feed_ids``: one ``SKIP LOCKED`` statement,
+        the database's clock (see ``state.leases``)."""
+        if not feed_ids or limit <= 0:
+            return []
+        with self.transaction() as conn:
+            conn.execute(leases.PG_NEW_FEEDS, (list(feed_ids),))
+            rows = conn.execute(leases.PG_CLAIM, (owner, lease_s, list(feed_ids), limit)).fetchall()
+        return leases.leases_from_rows(rows)
+
+    def release_feed(self, lease: FeedLease) -> None:
+        """End ``lease`` now (shutdown): the feed is free for any replica at once."""
+        self._write(
+            "UPDATE feeds SET lease_until = extract(epoch FROM clock_timestamp()) - 0.001 "
+            "WHERE feed_id = %s AND lease_token = %s",
+            (lease.feed_id, lease.token),
+        )
+
+    def feed_leases(self) -> dict[str, FeedLease]:
+        rows = self._query(
+            "SELECT feed_id, lease_owner, lease_token, lease_until FROM feeds "
+            "WHERE lease_owner IS NOT NULL"
+        )
+        return {lease.feed_id: lease for lease in leases.leases_from_rows(rows)}
 
     # --- stories ----------------------------------------------------------------------------
 

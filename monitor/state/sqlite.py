@@ -24,9 +24,9 @@ from typing import Any
 
 from monitor.detect import similar
 from monitor.errors import StoreError
-from monitor.models import Alert, FeedState, OutboxEntry, Story
+from monitor.models import Alert, FeedLease, FeedState, OutboxEntry, Story
 from monitor.state import clusters as clusters_mod
-from monitor.state import integrity
+from monitor.state import integrity, leases
 from monitor.state.clusters import ClusterIndex
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -112,6 +112,12 @@ _MIGRATIONS: tuple[str, ...] = (
     UPDATE cluster_alerts SET last_seen_at = max(last_seen_at, coalesce((SELECT
         max(o.created_at) FROM outbox AS o WHERE o.cluster_id = cluster_alerts.cluster_id
         AND o.destination_id = cluster_alerts.destination_id), 0));
+    """,
+    # 6: feed leases with fencing tokens (the pull loop: who polls a feed, until when)
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until REAL;
+    ALTER TABLE feeds ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
     """,
 )
 
@@ -257,13 +263,52 @@ class SqliteStore:
         rows = self._query(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY feed_id")
         return [_feed_from_row(row) for row in rows]
 
-    def save_feed_state(self, state: FeedState) -> None:
+    def save_feed_state(self, state: FeedState, *, lease: FeedLease | None = None) -> None:
+        """Store ``state``; with ``lease``, only while its token is current (else ``LeaseLost``)."""
         values = [_to_db(name, getattr(state, name)) for name in _FEED_COLUMNS]
-        placeholders = ", ".join("?" for _ in _FEED_COLUMNS)
-        self._write(
-            f"INSERT OR REPLACE INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES ({placeholders})",
+        if lease is not None:
+            with self.transaction() as conn:
+                sql = leases.fenced_update_sql(_FEED_COLUMNS, "?")
+                cursor = conn.execute(sql, [*values[1:], state.feed_id, lease.token, lease.owner])
+                leases.check_fenced(cursor.rowcount, lease)
+            return
+        updates = ", ".join(f"{name} = excluded.{name}" for name in _FEED_COLUMNS[1:])
+        self._write(  # an upsert, not REPLACE: the lease columns of the row stay as they are
+            f"INSERT INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES "
+            f"({', '.join('?' for _ in _FEED_COLUMNS)}) "
+            f"ON CONFLICT (feed_id) DO UPDATE SET {updates}",
             values,
         )
+
+    def claim_feeds(
+        self, owner: str, feed_ids: Sequence[str], *, limit: int, lease_s: float
+    ) -> list[FeedLease]:
+        """Lease up to ``limit`` due feeds among ``feed_ids`` (see ``state.leases``)."""
+        if not feed_ids or limit <= 0:
+            return []
+        now = datetime.now(UTC).timestamp()
+        with self.transaction() as conn:
+            conn.executemany(leases.SQLITE_NEW_FEED, [(feed_id,) for feed_id in feed_ids])
+            rows = conn.execute(
+                leases.sqlite_claim_sql(len(feed_ids)),
+                (owner, now, lease_s, *feed_ids, now, now, limit),
+            ).fetchall()
+        return leases.leases_from_rows(rows)
+
+    def release_feed(self, lease: FeedLease) -> None:
+        """End ``lease`` now (shutdown): the feed is free for any replica at once."""
+        self._write(
+            "UPDATE feeds SET lease_until = ? WHERE feed_id = ? AND lease_token = ?",
+            (datetime.now(UTC).timestamp() - 1e-3, lease.feed_id, lease.token),
+        )
+
+    def feed_leases(self) -> dict[str, FeedLease]:
+        """The live and past lease of every leased feed (the ``feeds`` table shows them)."""
+        rows = self._query(
+            "SELECT feed_id, lease_owner, lease_token, lease_until FROM feeds "
+            "WHERE lease_owner IS NOT NULL"
+        )
+        return {lease.feed_id: lease for lease in leases.leases_from_rows(rows)}
 
     # --- stories ----------------------------------------------------------------------------
 

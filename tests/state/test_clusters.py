@@ -303,6 +303,8 @@ def test_migration_fills_the_memory_from_existing_outbox_rows(tmp_path: Path) ->
     old.mark_sent(entry.id, T0, remote_ref="1700000000.000200")
     # step back to schema 4, as a store written before the memory existed
     old.conn.execute("DROP TABLE cluster_alerts")
+    for column in ("lease_owner", "lease_until", "lease_token"):  # schema 6 came later
+        old.conn.execute(f"ALTER TABLE feeds DROP COLUMN {column}")
     old.conn.execute("PRAGMA user_version = 4")
     old.close()
     reopened = SqliteStore(path)

@@ -81,3 +81,17 @@ def test_importer_keeps_valid_imo_numbers_and_the_vessel_matches_by_number() -> 
     pack = compile_pack(watchlists=[("v.yaml", data)], rules=[])
     hits = pack.gazetteer.scan("title", "Tanker (IMO No. 9123453) and IMO 9123454 seen")
     assert [(h.ref, h.text) for h in hits] == [("op-nk-vessel-0001", "IMO No. 9123453")]
+
+
+def test_un_list_entry_with_an_imo_in_its_comments_becomes_a_vessel(tmp_path: Path) -> None:
+    xml = tmp_path / "un.xml"
+    xml.write_text(
+        "<CONSOLIDATED_LIST><INDIVIDUALS/><ENTITIES><ENTITY>"
+        "<FIRST_NAME>EXAMPLE CARRIER</FIRST_NAME><UN_LIST_TYPE>DPRK</UN_LIST_TYPE>"
+        "<REFERENCE_NUMBER>KPe.990</REFERENCE_NUMBER>"
+        "<COMMENTS1>Oil tanker. IMO: 9074729. Flag: unknown.</COMMENTS1>"
+        "</ENTITY></ENTITIES></CONSOLIDATED_LIST>",
+        encoding="utf-8",
+    )
+    (entity,) = yaml.safe_load(import_list("un-xml", xml, regime="KP").yaml_text)["entities"]
+    assert (entity["type"], entity["imo"], entity["side"]) == ("vessel", ["9074729"], "dprk")

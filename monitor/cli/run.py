@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -314,8 +313,3 @@ def cmd_dump_config(args: argparse.Namespace) -> int:
     data: dict[str, Any] = config_mod.redacted_dump(settings)
     yaml.safe_dump(data, sys.stdout, sort_keys=False, allow_unicode=True)
     return 0
-
-
-def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")

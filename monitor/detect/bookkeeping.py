@@ -50,6 +50,7 @@ class PollOutcome:
     alerts_queued: int = 0
     error: str | None = None
     error_kind: str | None = None
+    error_label: str | None = None  # the failure's ``outcome_label`` (metrics)
     next_poll_at: datetime | None = None
     health_before: str = "new"
     health_after: str = "new"
@@ -212,6 +213,7 @@ class FeedBookkeeper:
             status=status,
             error=str(exc),
             error_kind=type(exc).__name__,
+            error_label=exc.outcome_label,
             next_poll_at=next_at,
             health_before=state.health,
             health_after=new_state.health,

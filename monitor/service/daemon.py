@@ -120,11 +120,21 @@ class Daemon:
                 outcome = await self.poller.poll(feed, force=force)
         except MonitorError as exc:
             log.error("feed_poll_error", feed_id=feed_id, error=str(exc))
-            outcome = PollOutcome(feed_id, ok=False, error=str(exc), error_kind=type(exc).__name__)
+            outcome = PollOutcome(
+                feed_id,
+                ok=False,
+                error=str(exc),
+                error_kind=type(exc).__name__,
+                error_label=exc.outcome_label,
+            )
         except Exception as exc:
             log.exception("feed_poll_crashed", feed_id=feed_id)
             outcome = PollOutcome(
-                feed_id, ok=False, error=f"internal error: {exc!r}", error_kind="internal"
+                feed_id,
+                ok=False,
+                error=f"internal error: {exc!r}",
+                error_kind="internal",
+                error_label="internal",
             )
         finally:
             if task is not None:

@@ -56,15 +56,6 @@ FETCH_OUTCOMES = (
     "parse_error",
     "internal",
 )
-_OUTCOME_BY_ERROR = {
-    "FetchTimeout": "timeout",
-    "FetchTooLarge": "too_large",
-    "FetchHTTPStatus": "http_status",
-    "FetchRedirectError": "redirect",
-    "FetchConnectError": "connect",
-    "FetchError": "fetch_error",
-    "ParseError": "parse_error",
-}
 FEED_STATES: tuple[HealthState, ...] = ("new", "ok", "failing", "stale")
 #: The ``destination`` label of a delivery whose id the config does not name (bounded labels).
 UNKNOWN_DESTINATION = "unknown"
@@ -99,7 +90,9 @@ class PollObservation(Protocol):
     @property
     def alerts_queued(self) -> int: ...
     @property
-    def error_kind(self) -> str | None: ...
+    def error_label(self) -> str | None: ...
+    @property
+    def parse_elapsed_s(self) -> float: ...
     @property
     def elapsed_s(self) -> float: ...
     @property
@@ -305,17 +298,12 @@ class Metrics:
             self.fetch_duration.labels(outcome=label).observe(outcome.elapsed_s)
         if outcome.status == 200 and outcome.body_bytes:
             self.response_bytes.observe(outcome.body_bytes)
-        parse_s = getattr(outcome, "parse_elapsed_s", None)
-        if isinstance(parse_s, int | float) and parse_s > 0:
-            self.parse_duration.observe(parse_s)
+        if outcome.parse_elapsed_s > 0:
+            self.parse_duration.observe(outcome.parse_elapsed_s)
         self.stories_new.inc(outcome.new_stories)
         self.alerts_queued.inc(outcome.alerts_queued)
         for rule_id in _rule_ids(outcome.assessments):
             self.matches.labels(rule=rule_id).inc()
-
-    def observe_parse(self, duration_s: float) -> None:
-        """One parse, for a caller that times parsing outside ``observe_poll``."""
-        self.parse_duration.observe(duration_s)
 
     # --- the delivery half -----------------------------------------------------------------------
 
@@ -437,7 +425,8 @@ def fetch_outcome(outcome: PollObservation) -> str:
     """The ``outcome`` label of one poll: ``ok``, ``not_modified`` or the failure's kind."""
     if outcome.ok:
         return "not_modified" if outcome.status == 304 else "ok"
-    return _OUTCOME_BY_ERROR.get(outcome.error_kind or "", "internal")
+    label = outcome.error_label or "internal"
+    return label if label in FETCH_OUTCOMES else "internal"
 
 
 def delivery_reason(exc: BaseException) -> str:

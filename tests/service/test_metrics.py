@@ -11,9 +11,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.errors import (
     DeliveryError,
+    FetchBlocked,
+    FetchConnectError,
+    FetchError,
+    FetchHTTPStatus,
+    FetchRedirectError,
+    FetchTimeout,
+    FetchTooLarge,
+    MonitorError,
+    ParseError,
     PayloadRejected,
     PermanentDelivery,
     RetryableDelivery,
+    StoreError,
 )
 from monitor.models import Assessment, FeedState, RuleMatch, Severity
 from monitor.service.metrics import CONTENT_TYPE, Metrics, delivery_reason, fetch_outcome
@@ -52,11 +62,11 @@ class Outcome:
     skipped: bool = False
     new_stories: int = 0
     alerts_queued: int = 0
-    error_kind: str | None = None
+    error_label: str | None = None
     elapsed_s: float = 0.2
     body_bytes: int = 5000
     assessments: tuple[Assessment, ...] = ()
-    parse_elapsed_s: float | None = None
+    parse_elapsed_s: float = 0.0
 
 
 @dataclass
@@ -186,22 +196,24 @@ def test_observe_poll_not_modified_counts_no_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("error_kind", "label"),
+    ("error", "label"),
     [
-        ("FetchTimeout", "timeout"),
-        ("FetchTooLarge", "too_large"),
-        ("FetchHTTPStatus", "http_status"),
-        ("FetchRedirectError", "redirect"),
-        ("FetchConnectError", "connect"),
-        ("FetchError", "fetch_error"),
-        ("ParseError", "parse_error"),
-        ("internal", "internal"),
-        ("SomethingNew", "internal"),
+        (FetchTimeout("f", "slow"), "timeout"),
+        (FetchTooLarge("f", "big"), "too_large"),
+        (FetchHTTPStatus("f", 503), "http_status"),
+        (FetchRedirectError("f", "loop"), "redirect"),
+        (FetchConnectError("f", "refused"), "connect"),
+        (FetchBlocked("f", "loopback"), "internal"),
+        (FetchError("f", "other"), "fetch_error"),
+        (ParseError("f", "not a feed"), "parse_error"),
+        (StoreError("disk full"), "internal"),
         (None, "internal"),
     ],
 )
-def test_failure_outcome_labels(error_kind: str | None, label: str) -> None:
-    outcome = Outcome(ok=False, status=None, error_kind=error_kind, elapsed_s=0.0, body_bytes=0)
+def test_failure_outcome_labels(error: MonitorError | None, label: str) -> None:
+    """The label comes from the error class's ``outcome_label``, not from its name."""
+    error_label = error.outcome_label if error is not None else None
+    outcome = Outcome(ok=False, status=None, error_label=error_label, elapsed_s=0.0, body_bytes=0)
     assert fetch_outcome(outcome) == label
     metrics = Metrics(process_metrics=False)
     metrics.observe_poll(outcome)

@@ -20,8 +20,9 @@ from pathlib import Path
 from monitor.cli.common import load_settings
 from monitor.deliver.render.text import clean, clip
 from monitor.models import OutboxEntry
+from monitor.service.app import build_app, build_daemon
 from monitor.service.config import Settings
-from monitor.service.daemon import CycleSummary, Daemon
+from monitor.service.daemon import CycleSummary
 
 _ALL_ROWS = 1_000_000
 
@@ -64,17 +65,10 @@ def _with_state(settings: Settings, path: Path) -> Settings:
 
 async def _dry_poll(settings: Settings) -> tuple[CycleSummary, list[OutboxEntry]]:
     """Poll every feed once against the copy; the rows it queued are what would alert."""
-    from monitor.cli.run import build_app  # the composition root
-
     app = build_app(settings)
     try:
         before = max((e.id for e in app.store.outbox(limit=1)), default=0)
-        daemon = Daemon(
-            feeds=settings.feeds,
-            poller=app.poller,
-            worker=app.worker,
-            max_concurrent_polls=settings.model.http.global_limit * 2,
-        )
+        daemon = build_daemon(app)
         summary = CycleSummary()
         for outcome in await daemon.poll_all():  # polls only: the worker never runs
             summary.add(outcome)

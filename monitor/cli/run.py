@@ -1,45 +1,25 @@
-"""``run``, ``once``, ``check-config`` and ``dump-config``, and the wiring they share.
+"""``run``, ``once``, ``check-config`` and ``dump-config``: argument parsing and output only.
 
-``build_app`` is the composition root: the only place that creates the HTTP client, the
-store, the parser pool and the notifiers, and hands them to the pipeline, the delivery worker
-and the daemon.
+The monitor itself is built by ``service.app`` (``build_app``, the composition root) and run by
+its ``Runtime`` (``run``) or by the same ``Daemon`` in burst mode (``once``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, TextIO
+from typing import Any
 
-import httpx
-import structlog
 import yaml
 
 from monitor.cli.common import cli_config, config_path, load_settings, overrides
 from monitor.cli.state import add_reset_flag, hold_state
-from monitor.clock import SystemClock
-from monitor.deliver.digest import digests_for
-from monitor.deliver.notifiers import build_notifier
-from monitor.deliver.pacing import rate_limits_for
-from monitor.deliver.worker import DeliveryWorker
-from monitor.detect.fetch import FeedFetcher, build_client
-from monitor.detect.netpolicy import NetworkPolicy, parse_networks
-from monitor.detect.parse_pool import ProcessParser
-from monitor.detect.poller import FeedPoller, PollPolicy
-from monitor.ports import Clusters, Notifier, StateStore
 from monitor.service import config as config_mod
+from monitor.service.app import Runtime, build_app, build_daemon
 from monitor.service.config import Settings
-from monitor.service.daemon import CycleSummary, Daemon
-from monitor.service.metrics import Metrics
-from monitor.state.open import open_store, redact_url
-
-log = structlog.get_logger(__name__)
-
-PRUNE_BATCH = 5000  # stories per pruning transaction (~1.5 s of work at 1M stored)
+from monitor.service.daemon import CycleSummary
+from monitor.state.open import redact_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,171 +45,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dump.set_defaults(func=cmd_dump_config)
 
 
-# --- the application object ------------------------------------------------------------------
-
-
-@dataclass
-class App:
-    """Every real object of one running monitor, built from one ``Settings``."""
-
-    settings: Settings
-    store: StateStore
-    clusters: Clusters
-    client: httpx.AsyncClient
-    feed_client: httpx.AsyncClient
-    parser: ProcessParser
-    poller: FeedPoller
-    worker: DeliveryWorker
-    metrics: Metrics
-    clock: SystemClock
-    stream: TextIO
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
-    destination_types: dict[str, str] = field(default_factory=dict)
-
-    def apply(self, settings: Settings) -> None:
-        """Swap rules, destinations and notifiers for a reloaded config; state is kept."""
-        notifiers = _build_notifiers(settings, client=self.client, clock=self.clock,
-                                     stream=self.stream)  # fmt: skip
-        self.poller.reconfigure(
-            pack=settings.pack,
-            destinations=settings.destinations,
-            health_destinations=settings.model.health_alerts.destinations,
-        )
-        self.worker.replace_notifiers(
-            notifiers,
-            rate_limits=rate_limits_for(settings.destinations),
-            digests=digests_for(settings.destinations),
-        )
-        self.notifiers = notifiers
-        self.destination_types.clear()  # the metrics observer reads this same dict
-        self.destination_types.update({d.id: d.type for d in settings.destinations})
-        self.settings = settings
-
-    async def housekeep(self) -> dict[str, int]:
-        """Forget stories and clusters past the retention window, in short transactions.
-
-        Between batches the event loop gets control back, so polls and deliveries carry on
-        while a large backlog is pruned.
-        """
-        retention = timedelta(days=self.settings.model.dedup.retention_days)
-        cutoff = self.clock.now() - retention
-        removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
-        memories = self.store.prune_cluster_alerts(cutoff)  # what old clusters knew of alerts
-        while True:
-            with self.store.transaction():
-                batch = self.clusters.prune(older_than=cutoff, limit=PRUNE_BATCH)
-            removed["clusters"] += batch
-            if batch < PRUNE_BATCH:
-                break
-            await asyncio.sleep(0)
-        log.info(
-            "housekeeping_done", older_than=cutoff.isoformat(), cluster_alerts=memories, **removed
-        )
-        return removed
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-        await self.feed_client.aclose()
-        self.parser.close()
-        self.store.close()
-
-
-def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
-    """Compose the monitor from ``settings`` (the composition root)."""
-    out = stream or sys.stdout
-    clock = SystemClock()
-    model = settings.model
-    http = model.http
-    store = open_store(
-        settings.state_url,
-        cluster_threshold=model.dedup.threshold,
-        cluster_window_s=model.dedup.window_h * 3600.0,
-    )
-    clusters = store.clusters
-    # Two clients: feeds are untrusted and connect only where the network policy allows;
-    # destinations are the operator's own (often on a private network) and are not limited.
-    client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
-                          max_connections=http.global_limit * 2)  # fmt: skip
-    feed_client = build_client(
-        user_agent=http.user_agent,
-        timeout_s=http.timeout_s,
-        max_connections=http.global_limit * 2,
-        policy=NetworkPolicy(allow_networks=parse_networks(http.allow_networks)),
-    )
-    fetcher = FeedFetcher(
-        client=feed_client,
-        clock=clock,
-        max_bytes=http.max_bytes,
-        timeout_s=http.timeout_s,
-        max_redirects=http.max_redirects,
-        per_host_limit=http.per_host_limit,
-        global_limit=http.global_limit,
-    )
-    # known: parse only a changed feed's new or edited items (issue 16)
-    parser = ProcessParser(
-        time_limit_s=model.defaults.parse_time_limit_s, known=store.stored_digests
-    )
-    notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
-    metrics = Metrics()
-    destination_types = {d.id: d.type for d in settings.destinations}
-    worker = DeliveryWorker(
-        store=store,
-        notifiers=notifiers,
-        clock=clock,
-        retry_schedule_s=model.delivery.retry_schedule_s,
-        give_up_after_s=model.delivery.give_up_after_s,
-        rate_limits=rate_limits_for(settings.destinations),
-        digests=digests_for(settings.destinations),
-        observe=metrics.delivery_observer(destination_types),
-    )
-    poller = FeedPoller(
-        fetcher=fetcher,
-        parser=parser,
-        store=store,
-        pack=settings.pack,
-        destinations=settings.destinations,
-        clock=clock,
-        clusters=clusters,
-        health_destinations=model.health_alerts.destinations,
-        policy=_policy(settings),
-    )
-    return App(
-        settings=settings,
-        store=store,
-        clusters=clusters,
-        client=client,
-        feed_client=feed_client,
-        parser=parser,
-        poller=poller,
-        worker=worker,
-        metrics=metrics,
-        clock=clock,
-        stream=out,
-        notifiers=notifiers,
-        destination_types=destination_types,
-    )
-
-
-def _build_notifiers(
-    settings: Settings, *, client: httpx.AsyncClient, clock: SystemClock, stream: TextIO
-) -> dict[str, Notifier]:
-    color = stream.isatty() and "NO_COLOR" not in os.environ
-    return {
-        spec.id: build_notifier(spec, client=client, clock=clock, stream=stream, color=color)
-        for spec in settings.destinations
-    }
-
-
-def _policy(settings: Settings) -> PollPolicy:
-    defaults = settings.model.defaults
-    return PollPolicy(
-        max_story_age_s=settings.max_story_age_s,
-        backoff_cap_s=defaults.backoff_cap_s,
-        failing_after=defaults.failing_after,
-        stale_factor=defaults.stale_factor,
-    )
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -248,14 +63,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 async def _once(settings: Settings) -> CycleSummary:
     app = build_app(settings)
     try:
-        daemon = Daemon(
-            feeds=settings.feeds,
-            poller=app.poller,
-            worker=app.worker,
-            observe=app.metrics.observe_poll,
-            max_concurrent_polls=settings.model.http.global_limit * 2,
-        )
-        return await daemon.once()
+        return await build_daemon(app).once()
     finally:
         await app.aclose()
 
@@ -272,8 +80,6 @@ def _format_summary(summary: CycleSummary) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    from monitor.service.app import Runtime  # the service wiring (probes, reload) lives there
-
     runtime = Runtime(
         settings,
         build_app=build_app,

@@ -1,42 +1,244 @@
-"""The service around the daemon: probes and metrics endpoint, gauges, hot reload.
+"""The one typed application object, and the service that runs it.
 
-``Runtime`` owns one ``App`` (built by the CLI's composition root, passed in as ``build_app``)
-and one ``Daemon``. Reload (SIGHUP or ``--watch-config``) re-reads and validates the config;
-on success feeds are added, removed or rescheduled and rules and destinations are swapped in
-place, keeping the store and the outbox; on failure the running config stays and the error
-is logged with its file and key path.
+``build_app`` is the composition root: the only place that creates the HTTP clients, the
+store, the parser pool, the notifiers, the poller, the delivery worker and the metrics, once,
+into one ``App``. ``build_daemon`` builds the ``Daemon`` over an ``App`` the same way for
+``run`` and ``once``. ``App`` owns what changes at run time: ``apply`` (a reloaded config's
+rules, destinations and notifiers, keeping the store and the outbox) and ``housekeep``.
+
+``Runtime`` is the daemon's hooks (``service.daemon.DaemonHooks``) for ``run``: it starts the
+ops server (probes, metrics) and the gauge refresher, and reloads on SIGHUP or
+``--watch-config``: the config is re-read and validated; on success feeds are added, removed
+or rescheduled and ``App.apply`` swaps the rest in place; on failure the running config stays
+and the error is logged with its file and key path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import httpx
 import structlog
 
+from monitor.clock import SystemClock
+from monitor.deliver.digest import digests_for
+from monitor.deliver.notifiers import build_notifier
+from monitor.deliver.pacing import rate_limits_for
+from monitor.deliver.worker import DeliveryWorker
+from monitor.detect.fetch import FeedFetcher, build_client
+from monitor.detect.netpolicy import NetworkPolicy, parse_networks
+from monitor.detect.parse_pool import ProcessParser
+from monitor.detect.poller import FeedPoller, PollPolicy
 from monitor.errors import MonitorError, StartupError, StoreError
+from monitor.ports import Clusters, Notifier, StateStore
 from monitor.service.config import Settings, load_config, resolve_config_path
-from monitor.service.daemon import Daemon
+from monitor.service.daemon import Daemon, DaemonHooks
+from monitor.service.metrics import Metrics
 from monitor.service.observability import add_secrets
 from monitor.service.ops_server import OpsServer
+from monitor.state.open import open_store
 
 log = structlog.get_logger(__name__)
 
 GAUGE_REFRESH_S = 5.0
 WATCH_INTERVAL_S = 2.0
+PRUNE_BATCH = 5000  # stories per pruning transaction (~1.5 s of work at 1M stored)
+
+
+@dataclass
+class App:
+    """Every real object of one running monitor, built from one ``Settings``."""
+
+    settings: Settings
+    store: StateStore
+    clusters: Clusters
+    client: httpx.AsyncClient
+    feed_client: httpx.AsyncClient
+    parser: ProcessParser
+    poller: FeedPoller
+    worker: DeliveryWorker
+    metrics: Metrics
+    clock: SystemClock
+    stream: TextIO
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    destination_types: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, settings: Settings) -> None:
+        """Swap rules, destinations and notifiers for a reloaded config; state is kept."""
+        notifiers = _build_notifiers(settings, client=self.client, clock=self.clock,
+                                     stream=self.stream)  # fmt: skip
+        self.poller.reconfigure(
+            pack=settings.pack,
+            destinations=settings.destinations,
+            health_destinations=settings.model.health_alerts.destinations,
+        )
+        self.worker.replace_notifiers(
+            notifiers,
+            rate_limits=rate_limits_for(settings.destinations),
+            digests=digests_for(settings.destinations),
+        )
+        self.notifiers = notifiers
+        self.destination_types.clear()  # the metrics observer reads this same dict
+        self.destination_types.update({d.id: d.type for d in settings.destinations})
+        self.settings = settings
+
+    async def housekeep(self) -> dict[str, int]:
+        """Forget stories and clusters past the retention window, in short transactions.
+
+        Between batches the event loop gets control back, so polls and deliveries carry on
+        while a large backlog is pruned.
+        """
+        retention = timedelta(days=self.settings.model.dedup.retention_days)
+        cutoff = self.clock.now() - retention
+        removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
+        memories = self.store.prune_cluster_alerts(cutoff)  # what old clusters knew of alerts
+        while True:
+            with self.store.transaction():
+                batch = self.clusters.prune(older_than=cutoff, limit=PRUNE_BATCH)
+            removed["clusters"] += batch
+            if batch < PRUNE_BATCH:
+                break
+            await asyncio.sleep(0)
+        log.info(
+            "housekeeping_done", older_than=cutoff.isoformat(), cluster_alerts=memories, **removed
+        )
+        return removed
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.feed_client.aclose()
+        self.parser.close()
+        self.store.close()
+
+
+def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
+    """Compose the monitor from ``settings`` (the composition root)."""
+    out = stream or sys.stdout
+    clock = SystemClock()
+    model = settings.model
+    http = model.http
+    store = open_store(
+        settings.state_url,
+        cluster_threshold=model.dedup.threshold,
+        cluster_window_s=model.dedup.window_h * 3600.0,
+    )
+    clusters = store.clusters
+    # Two clients: feeds are untrusted and connect only where the network policy allows;
+    # destinations are the operator's own (often on a private network) and are not limited.
+    client = build_client(user_agent=http.user_agent, timeout_s=http.timeout_s,
+                          max_connections=http.global_limit * 2)  # fmt: skip
+    feed_client = build_client(
+        user_agent=http.user_agent,
+        timeout_s=http.timeout_s,
+        max_connections=http.global_limit * 2,
+        policy=NetworkPolicy(allow_networks=parse_networks(http.allow_networks)),
+    )
+    fetcher = FeedFetcher(
+        client=feed_client,
+        clock=clock,
+        max_bytes=http.max_bytes,
+        timeout_s=http.timeout_s,
+        max_redirects=http.max_redirects,
+        per_host_limit=http.per_host_limit,
+        global_limit=http.global_limit,
+    )
+    # known: parse only a changed feed's new or edited items (issue 16)
+    parser = ProcessParser(
+        time_limit_s=model.defaults.parse_time_limit_s, known=store.stored_digests
+    )
+    notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
+    metrics = Metrics()
+    destination_types = {d.id: d.type for d in settings.destinations}
+    worker = DeliveryWorker(
+        store=store,
+        notifiers=notifiers,
+        clock=clock,
+        retry_schedule_s=model.delivery.retry_schedule_s,
+        give_up_after_s=model.delivery.give_up_after_s,
+        rate_limits=rate_limits_for(settings.destinations),
+        digests=digests_for(settings.destinations),
+        observe=metrics.delivery_observer(destination_types),
+    )
+    poller = FeedPoller(
+        fetcher=fetcher,
+        parser=parser,
+        store=store,
+        pack=settings.pack,
+        destinations=settings.destinations,
+        clock=clock,
+        clusters=clusters,
+        health_destinations=model.health_alerts.destinations,
+        policy=_policy(settings),
+    )
+    return App(
+        settings=settings,
+        store=store,
+        clusters=clusters,
+        client=client,
+        feed_client=feed_client,
+        parser=parser,
+        poller=poller,
+        worker=worker,
+        metrics=metrics,
+        clock=clock,
+        stream=out,
+        notifiers=notifiers,
+        destination_types=destination_types,
+    )
+
+
+def _build_notifiers(
+    settings: Settings, *, client: httpx.AsyncClient, clock: SystemClock, stream: TextIO
+) -> dict[str, Notifier]:
+    color = stream.isatty() and "NO_COLOR" not in os.environ
+    return {
+        spec.id: build_notifier(spec, client=client, clock=clock, stream=stream, color=color)
+        for spec in settings.destinations
+    }
+
+
+def _policy(settings: Settings) -> PollPolicy:
+    defaults = settings.model.defaults
+    return PollPolicy(
+        max_story_age_s=settings.max_story_age_s,
+        backoff_cap_s=defaults.backoff_cap_s,
+        failing_after=defaults.failing_after,
+        stale_factor=defaults.stale_factor,
+    )
+
+
+def build_daemon(app: App, *, hooks: DaemonHooks | None = None) -> Daemon:
+    """The daemon over ``app``: the same for ``run`` (with hooks) and ``once`` (without)."""
+    model = app.settings.model
+    return Daemon(
+        feeds=app.settings.feeds,
+        poller=app.poller,
+        worker=app.worker,
+        observer=app.metrics,
+        hooks=hooks,
+        jitter_s=model.defaults.jitter_s,
+        grace_s=model.server.grace_s,
+        delivery_poll_s=model.delivery.poll_interval_s,
+        max_concurrent_polls=model.http.global_limit * 2,
+    )
 
 
 class Runtime:
-    """Runs the monitor as a service until a stop signal."""
+    """Runs the monitor as a service until a stop signal (the daemon's ``DaemonHooks``)."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        build_app: Callable[[Settings], Any],
+        build_app: Callable[[Settings], App] = build_app,
         config_arg: str | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         watch_config: bool = False,
@@ -46,7 +248,7 @@ class Runtime:
         self.config_arg = config_arg
         self.config_overrides = dict(config_overrides or {})  # --state, --log-format
         self.watch_config = watch_config
-        self.app: Any = None
+        self.app: App | None = None
         self.daemon: Daemon | None = None
         self.server: OpsServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -57,23 +259,7 @@ class Runtime:
         except StoreError as exc:
             log.error("state_unavailable", error=str(exc))
             return 1
-        app = self.app
-        self.daemon = Daemon(
-            feeds=self.settings.feeds,
-            poller=app.poller,
-            worker=app.worker,
-            jitter_s=self.settings.model.defaults.jitter_s,
-            grace_s=self.settings.model.server.grace_s,
-            delivery_poll_s=self.settings.model.delivery.poll_interval_s,
-            observe=app.metrics.observe_poll,
-            on_start=self._start,
-            on_stop=self._stop,
-            reload=self.reload,
-            on_cycle=app.metrics.observe_cycle,
-            on_skip=app.metrics.observe_scheduler_skip,
-            housekeeping=app.housekeep,
-            max_concurrent_polls=self.settings.model.http.global_limit * 2,
-        )
+        self.daemon = build_daemon(self.app, hooks=self)
         try:
             return await self.daemon.run()
         except StartupError as exc:
@@ -81,15 +267,22 @@ class Runtime:
             await self.app.aclose()
             return 1
 
-    # --- lifecycle hooks ------------------------------------------------------------------------
+    @property
+    def live(self) -> App:
+        """The application object (``run`` builds it before the daemon calls any hook)."""
+        if self.app is None:
+            raise RuntimeError("the monitor has not been built yet")
+        return self.app
 
-    async def _start(self) -> None:
+    # --- the daemon's hooks ---------------------------------------------------------------------
+
+    async def start(self) -> None:
         server = self.settings.model.server
         if server.enabled:
             self.server = OpsServer(
                 host=server.host,
                 port=server.port,
-                metrics=self.app.metrics,
+                metrics=self.live.metrics,
                 health=self.health,
                 ready=self.ready,
             )
@@ -106,7 +299,7 @@ class Runtime:
         if self.watch_config:
             self._tasks.append(asyncio.create_task(self._watch()))
 
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -114,7 +307,10 @@ class Runtime:
                 await task
         if self.server is not None:
             await self.server.stop()
-        await self.app.aclose()
+        await self.live.aclose()
+
+    async def housekeep(self) -> object:
+        return await self.live.housekeep()
 
     # --- probes ---------------------------------------------------------------------------------
 
@@ -143,7 +339,7 @@ class Runtime:
 
     def _feeds_ok(self, feed_ids: set[str]) -> int:
         try:
-            states = self.app.store.feed_states()
+            states = self.live.store.feed_states()
         except MonitorError:
             return 0
         return sum(
@@ -154,7 +350,7 @@ class Runtime:
 
     def _state_writable(self) -> bool:
         try:
-            self.app.store.check_writable()
+            self.live.store.check_writable()
         except MonitorError:
             return False
         return True
@@ -162,8 +358,8 @@ class Runtime:
     async def _refresh_gauges(self) -> None:
         while True:
             try:
-                self.app.metrics.observe_state(
-                    self.app.store, feed_ids=list(self.daemon.feeds) if self.daemon else []
+                self.live.metrics.observe_state(
+                    self.live.store, feed_ids=list(self.daemon.feeds) if self.daemon else []
                 )
             except MonitorError as exc:
                 log.warning("gauge_refresh_failed", error=str(exc))
@@ -183,20 +379,20 @@ class Runtime:
                 key_path=getattr(exc, "key_path", None),
                 error=str(exc),
             )
-            self.app.metrics.observe_reload(ok=False)
+            self.live.metrics.observe_reload(ok=False)
             return
         add_secrets(new.secrets)
         assert self.daemon is not None
         try:
-            self.app.apply(new)
+            self.live.apply(new)
         except MonitorError as exc:  # e.g. a destination that cannot be built
             log.error("config_reload_failed", file=str(path), error=str(exc))
-            self.app.metrics.observe_reload(ok=False)
+            self.live.metrics.observe_reload(ok=False)
             return
         added, removed, changed = self.daemon.replace_feeds(new.feeds)
-        self.app.metrics.observe_reload(ok=True)
+        self.live.metrics.observe_reload(ok=True)
         self.settings = new
-        self.app.settings = new
+        self.live.settings = new
         log.info(
             "config_reloaded",
             file=str(path),

@@ -4,7 +4,10 @@ This is the only module that knows APScheduler (3.x). Its ``shutdown()`` does no
 asyncio jobs, so the daemon tracks its own in-flight polls and drains them within the grace
 period; whatever is unfinished stays queued in the outbox for the next start.
 
-Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the config (see ``Runtime.reload``).
+Signals: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads the config (``DaemonHooks.reload``).
+What the daemon does is reported to one ``DaemonObserver`` (``service.metrics.Metrics``);
+what happens around it (ops server, reload, housekeeping) is its ``DaemonHooks``
+(``service.app.Runtime``).
 """
 
 from __future__ import annotations
@@ -12,29 +15,63 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.deliver.outcomes import DeliveryStats
 from monitor.detect.poller import FeedPoller, PollOutcome
 from monitor.errors import MonitorError
 from monitor.models import FeedSpec
 
 log = structlog.get_logger(__name__)
 
-Observer = Callable[[PollOutcome], None]
+
+class DaemonObserver(Protocol):
+    """What the daemon reports as it runs (``service.metrics.Metrics`` fits)."""
+
+    def observe_poll(self, outcome: PollOutcome) -> None: ...
+
+    def observe_cycle(self) -> None: ...
+
+    def observe_scheduler_skip(self, reason: str) -> None: ...
+
+
+class DaemonHooks(Protocol):
+    """What the daemon calls around ``run`` (``service.app.Runtime`` fits)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reload(self) -> None: ...
+
+    async def housekeep(self) -> object: ...
+
+
+class _Unobserved:
+    """The observer of a daemon nobody measures."""
+
+    def observe_poll(self, outcome: PollOutcome) -> None:
+        pass
+
+    def observe_cycle(self) -> None:
+        pass
+
+    def observe_scheduler_skip(self, reason: str) -> None:
+        pass
 
 
 class DeliveryRunner(Protocol):
     """What the daemon needs of the delivery worker (``deliver.DeliveryWorker`` fits)."""
 
-    async def deliver_due(self) -> Any: ...
+    async def deliver_due(self) -> DeliveryStats: ...
 
     async def run(self, stop: asyncio.Event, *, poll_interval_s: float = 1.0) -> None: ...
 
@@ -73,13 +110,8 @@ class Daemon:
         jitter_s: float = 30.0,
         grace_s: float = 8.0,
         delivery_poll_s: float = 1.0,
-        observe: Observer | None = None,
-        on_start: Callable[[], Awaitable[None]] | None = None,
-        on_stop: Callable[[], Awaitable[None]] | None = None,
-        reload: Callable[[], Coroutine[Any, Any, None]] | None = None,
-        on_cycle: Callable[[], None] | None = None,
-        on_skip: Callable[[str], None] | None = None,
-        housekeeping: Callable[[], Awaitable[object]] | None = None,
+        observer: DaemonObserver | None = None,
+        hooks: DaemonHooks | None = None,
         housekeeping_every_s: float = 3600.0,
         max_concurrent_polls: int = 32,
     ) -> None:
@@ -89,13 +121,8 @@ class Daemon:
         self.jitter_s = jitter_s
         self.grace_s = grace_s
         self.delivery_poll_s = delivery_poll_s
-        self.observe = observe or (lambda outcome: None)
-        self.on_start = on_start
-        self.on_stop = on_stop
-        self.reload_hook = reload
-        self.on_cycle = on_cycle or (lambda: None)
-        self.on_skip = on_skip or (lambda reason: None)
-        self.housekeeping = housekeeping
+        self.observer: DaemonObserver = observer or _Unobserved()
+        self.hooks = hooks
         self.housekeeping_every_s = housekeeping_every_s
         # polls wait here, not in the HTTP pool: a slow host cannot hold every slot
         self._poll_slots = asyncio.Semaphore(max_concurrent_polls)
@@ -143,8 +170,8 @@ class Daemon:
         if len(self._polled_once) >= len(self.feeds):
             self.cycles_done += 1
             self._polled_once.clear()
-            self.on_cycle()
-        self.observe(outcome)
+            self.observer.observe_cycle()
+        self.observer.observe_poll(outcome)
         return outcome
 
     async def poll_all(self, *, force: bool = True) -> list[PollOutcome]:
@@ -160,21 +187,21 @@ class Daemon:
         for outcome in await self.poll_all():
             summary.add(outcome)
         stats = await self.worker.deliver_due()
-        summary.alerts_sent = int(getattr(stats, "sent", 0))
-        summary.alerts_pending = int(getattr(stats, "pending", 0))
+        summary.alerts_sent = stats.sent
+        summary.alerts_pending = stats.pending
         return summary
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
-        if self.on_start is not None:
-            await self.on_start()
+        if self.hooks is not None:
+            await self.hooks.start()
         self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         for feed in self.feeds.values():
             self._add_job(feed, first_delay_s=random.uniform(0, min(5.0, feed.trigger_interval_s)))
-        if self.housekeeping is not None:
+        if self.hooks is not None:
             self.scheduler.add_job(
                 self._housekeep,
                 IntervalTrigger(seconds=self.housekeeping_every_s),
@@ -196,13 +223,13 @@ class Daemon:
     def _on_job_event(self, event: JobEvent) -> None:
         reason = "max_instances" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
         log.info("poll_skipped", feed_id=event.job_id, reason=reason)
-        self.on_skip(reason)
+        self.observer.observe_scheduler_skip(reason)
 
     async def _housekeep(self) -> None:
         """Prune old stories and clusters; never raises into the scheduler."""
-        assert self.housekeeping is not None
+        assert self.hooks is not None
         try:
-            await self.housekeeping()
+            await self.hooks.housekeep()
         except Exception:
             log.exception("housekeeping_failed")
 
@@ -249,7 +276,7 @@ class Daemon:
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
-        if self.reload_hook is not None:
+        if self.hooks is not None:
             loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
@@ -257,9 +284,9 @@ class Daemon:
         self.stop_event.set()
 
     def _on_reload_signal(self) -> None:
-        assert self.reload_hook is not None
+        assert self.hooks is not None
         log.info("reload_requested", signal="SIGHUP")
-        asyncio.get_running_loop().create_task(self.reload_hook())
+        asyncio.get_running_loop().create_task(self.hooks.reload())
 
     async def _drain(self, worker_task: asyncio.Task[None]) -> None:
         """Stop scheduling, let in-flight polls and the current send finish within the grace."""
@@ -273,5 +300,5 @@ class Daemon:
         if still:
             await asyncio.wait(still, timeout=1.0)
         log.info("daemon_stopped", unfinished=len(still), drained=len(done))
-        if self.on_stop is not None:
-            await self.on_stop()
+        if self.hooks is not None:
+            await self.hooks.stop()

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from monitor.cli.run import build_app
 from monitor.models import Story
+from monitor.service.app import build_app
 from monitor.service.config import load_config
 from tests.support import write_config
 

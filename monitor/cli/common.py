@@ -59,4 +59,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     setup_logging(settings)
     for dest_id in settings.skipped_destinations:
         log.info("destination_skipped", destination=dest_id, reason="url or token is empty")
+    for dest_id in settings.unsigned_destinations:
+        log.warning("destination_unsigned", destination=dest_id,
+                    reason="unsigned: true; its requests carry no webhook-signature")  # fmt: skip
     return settings

@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_reset_flag(run)
     run.set_defaults(func=cmd_run)
-    once = sub.add_parser("once", help="poll every feed once, deliver what is due, print a summary")
+    once = sub.add_parser(
+        "once",
+        help="poll every feed once, deliver what is due, print a summary",
+        epilog=ONCE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_reset_flag(once)
     once.add_argument(
         "--dry-run",
@@ -48,6 +53,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # --- commands --------------------------------------------------------------------------------
 
 
+ONCE_EXIT_CODES = """exit codes (for cron):
+  0  success: every feed polled, everything that fell due was sent
+  1  state or runtime error (state unreadable, damaged, locked by another run/once,
+     a write that failed)
+  2  config error
+  3  partial run: a feed failed, or an alert that fell due before the run ended was not
+     sent (it stays queued); alerts held on purpose (digests, pacing, a follow-up waiting
+     for its parent) do not count"""
+
+
 def cmd_once(args: argparse.Namespace) -> int:
     if getattr(args, "dry_run", False):
         from monitor.cli.dryrun import cmd_dry_run
@@ -57,6 +72,15 @@ def cmd_once(args: argparse.Namespace) -> int:
     with hold_state(settings.state_url, reset=args.reset_state):
         summary = asyncio.run(_once(settings))
     print(_format_summary(summary))
+    return once_exit_code(summary)
+
+
+def once_exit_code(summary: CycleSummary) -> int:
+    """0, 1 (a poll failed on the store or a bug) or 3 (partial); see ``ONCE_EXIT_CODES``."""
+    if summary.runtime_errors:
+        return 1
+    if summary.feeds_failed or summary.deliveries_failed:
+        return 3
     return 0
 
 
@@ -75,6 +99,8 @@ def _format_summary(summary: CycleSummary) -> str:
         f"sent: {summary.alerts_sent}  still pending: {summary.alerts_pending}"
     ]
     lines += [f"  failed {feed_id}: {error}" for feed_id, error in summary.failures]
+    if summary.deliveries_failed:
+        lines.append(f"  {summary.deliveries_failed} due alert(s) not sent (still queued)")
     return "\n".join(lines)
 
 

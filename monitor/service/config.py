@@ -1,15 +1,20 @@
 """Configuration: read once at start-up, validated into frozen objects, or exit 2.
 
 Order of look-up for the file: ``--config PATH``, else ``$MONITOR_CONFIG``, else the bundled
-``config/monitor.yaml``. YAML is read with the safe loader (libyaml's where PyYAML has it: a
-10,000-alias watchlist then parses in a fraction of the time and memory); then, inside string
-values only:
+``config/monitor.yaml``. YAML is read by ``service.yaml_safe`` (the safe loader, libyaml's where
+PyYAML has it, with aliases, nesting and expanded size bounded BEFORE anything walks the tree);
+then, inside string values only:
 
-- ``${VAR}`` is replaced by the environment variable (an unset variable is an error naming the key),
-  ``${VAR:-default}`` falls back to ``default``; an unset ``VAR`` with ``VAR_FILE`` set reads
-  that file;
+- ``${VAR}`` is replaced by the environment variable; an unset or EMPTY ``VAR`` with ``VAR_FILE``
+  set reads that file (relative to the working directory), else ``${VAR:-default}`` falls back
+  to ``default``, else a set-but-empty ``VAR`` gives "" and an unset one is an error naming the key;
 - a key ``<name>_file`` (``secret_file``, ``url_file``, ``token_file``) is replaced by ``<name>``
-  holding the file's contents, stripped (Docker and Kubernetes secrets).
+  holding the file's contents, stripped (Docker and Kubernetes secrets); a relative path is
+  relative to the config file's folder, like watchlists and rules (``state.path`` stays relative
+  to the working directory).
+
+Numbers must be finite, and every duration has a range (``Interval``, ``Timeout`` ...), so a value
+that passes here cannot crash the scheduler or the HTTP client later.
 
 Every error names the file, the key path (``feeds[3].url``) and the offending value.
 """
@@ -40,6 +45,7 @@ from monitor.detect.match import Pack, compile_pack
 from monitor.detect.netpolicy import parse_networks
 from monitor.errors import ConfigError, StoreError
 from monitor.models import DestinationSpec, FeedSpec, Severity
+from monitor.service import yaml_safe
 from monitor.service.bundle import bundled_config
 from monitor.state.open import StateUrl, parse_state_url, redact_url
 
@@ -86,11 +92,16 @@ def _cidr(value: str) -> str:
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 PositiveFloat = Annotated[float, AfterValidator(_positive)]
+DAY_S = 86_400.0
+WEEK_S = 7 * DAY_S
+Interval = Annotated[float, Field(ge=1, le=WEEK_S)]  # poll intervals: 1 s to 7 days
+Timeout = Annotated[float, Field(ge=0.1, le=DAY_S)]  # timeouts and deadlines: 0.1 s to 1 day
+ShortTime = Annotated[float, Field(ge=0.1, le=3600)]  # time limits and ticks: 0.1 s to 1 hour
 SeverityName = Literal["low", "medium", "high", "critical"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StateModel(_Strict):
@@ -118,7 +129,7 @@ class StateModel(_Strict):
 
 class HttpModel(_Strict):
     user_agent: str = DEFAULT_USER_AGENT
-    timeout_s: PositiveFloat = 30.0
+    timeout_s: Timeout = 30.0
     max_bytes: Annotated[int, Field(gt=0)] = 5_000_000
     per_host_limit: Annotated[int, Field(gt=0)] = 2
     global_limit: Annotated[int, Field(gt=0)] = 16
@@ -127,20 +138,20 @@ class HttpModel(_Strict):
 
 
 class DefaultsModel(_Strict):
-    interval_s: PositiveFloat = 900.0
-    jitter_s: Annotated[float, Field(ge=0)] = 30.0
-    max_story_age_h: PositiveFloat = 72.0
-    backoff_cap_s: PositiveFloat = 86_400.0
-    parse_time_limit_s: PositiveFloat = 10.0
+    interval_s: Interval = 900.0
+    jitter_s: Annotated[float, Field(ge=0, le=WEEK_S)] = 30.0
+    max_story_age_h: Annotated[float, Field(gt=0, le=100 * 365 * 24)] = 72.0
+    backoff_cap_s: Annotated[float, Field(ge=1, le=30 * DAY_S)] = 86_400.0
+    parse_time_limit_s: ShortTime = 10.0
     failing_after: Annotated[int, Field(ge=1)] = 3
-    stale_factor: PositiveFloat = 10.0
+    stale_factor: Annotated[float, Field(gt=0, le=1000)] = 10.0
 
 
 class ServerModel(_Strict):
     enabled: bool = True
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=0, le=65535)] = 9464
-    grace_s: PositiveFloat = 8.0
+    grace_s: ShortTime = 8.0
 
 
 class LogModel(_Strict):
@@ -149,14 +160,16 @@ class LogModel(_Strict):
 
 
 class DeliveryModel(_Strict):
-    retry_schedule_s: tuple[Annotated[float, Field(ge=0)], ...] = (0, 5, 60, 300, 1800, 7200)
-    give_up_after_s: PositiveFloat = 6 * 3600.0
-    poll_interval_s: PositiveFloat = 1.0
+    retry_schedule_s: tuple[Annotated[float, Field(ge=0, le=WEEK_S)], ...] = (
+        0, 5, 60, 300, 1800, 7200,
+    )  # fmt: skip
+    give_up_after_s: Annotated[float, Field(gt=0, le=365 * DAY_S)] = 6 * 3600.0
+    poll_interval_s: ShortTime = 1.0
 
 
 class AdaptiveModel(_Strict):
-    min_interval_s: PositiveFloat = 300.0
-    max_interval_s: PositiveFloat = 6 * 3600.0
+    min_interval_s: Interval = 300.0
+    max_interval_s: Interval = 6 * 3600.0
 
     @model_validator(mode="after")
     def _ordered(self) -> AdaptiveModel:
@@ -169,13 +182,13 @@ class FeedModel(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     url: HttpUrl
     name: str | None = None
-    interval_s: PositiveFloat | None = None
+    interval_s: Interval | None = None
     adaptive: AdaptiveModel | None = None
     tags: tuple[str, ...] = ()
 
 
 class DigestModel(_Strict):
-    every_s: PositiveFloat = 3600.0
+    every_s: Interval = 3600.0
 
 
 class DestinationModel(_Strict):
@@ -191,10 +204,11 @@ class DestinationModel(_Strict):
     tags: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
     headers: dict[str, str] = Field(default_factory=dict)
-    rate_per_s: PositiveFloat | None = None
-    burst: Annotated[int, Field(ge=1)] = 1
+    rate_per_s: Annotated[float, Field(gt=0, le=1000)] | None = None
+    burst: Annotated[int, Field(ge=1, le=10_000)] = 1
     digest: DigestModel | None = None
-    timeout_s: PositiveFloat = 10.0
+    timeout_s: Timeout = 10.0
+    unsigned: bool = False
 
 
 class TopicsModel(_Strict):
@@ -203,8 +217,8 @@ class TopicsModel(_Strict):
 
 class DedupModel(_Strict):
     threshold: Annotated[float, Field(gt=0, le=1)] = 0.88
-    window_h: PositiveFloat = 72.0
-    retention_days: PositiveFloat = 30.0
+    window_h: Annotated[float, Field(gt=0, le=365 * 24)] = 72.0
+    retention_days: Annotated[float, Field(gt=0, le=100 * 365)] = 30.0
 
 
 class HealthAlertsModel(_Strict):
@@ -241,6 +255,7 @@ class Settings:
     skipped_destinations: tuple[str, ...]
     pack: Pack
     secrets: frozenset[str] = field(default_factory=frozenset)
+    unsigned_destinations: tuple[str, ...] = ()
 
     @property
     def state_url(self) -> StateUrl:
@@ -306,6 +321,9 @@ def load_config(path: Path | str, *, overrides: Mapping[str, Any] | None = None)
         skipped_destinations=skipped,
         pack=pack,
         secrets=frozenset([*_secrets_of(destinations), *_state_secrets(model.state)]),
+        unsigned_destinations=tuple(
+            d.id for d in model.destinations if d.unsigned and d.id not in skipped
+        ),
     )
 
 
@@ -359,16 +377,16 @@ def _check_health_destinations(
 # --- reading and substitution --------------------------------------------------------------
 
 
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
     try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader, C or Python
+        return yaml_safe.load(text)
+    except yaml_safe.YamlRefused as exc:
+        where = f"line {exc.line}" if exc.line else None
+        raise ConfigError(f"YAML refused: {exc}", file=str(path), key_path=where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -391,7 +409,7 @@ def _substitute(node: Any, file: str, key_path: str) -> Any:
             sub_path = f"{key_path}.{key}" if key_path else str(key)
             if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
                 out[key.removesuffix("_file")] = _read_secret_file(
-                    _expand(value, file, sub_path), file, sub_path
+                    _expand(value, file, sub_path), file, sub_path, base=Path(file).parent
                 )
             else:
                 out[str(key)] = _substitute(value, file, sub_path)
@@ -408,12 +426,14 @@ def _index_label(index: int, item: Any) -> str:
 def _expand(text: str, file: str, key_path: str) -> str:
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
+        if os.environ.get(name):
             return os.environ[name]
-        if f"{name}_FILE" in os.environ:
-            return _read_secret_file(os.environ[f"{name}_FILE"], file, key_path)
+        if os.environ.get(f"{name}_FILE"):  # an empty VAR (compose's ${VAR:-}) must not win
+            return _read_secret_file(os.environ[f"{name}_FILE"], file, key_path, base=None)
         if default is not None:
             return default
+        if name in os.environ:
+            return ""
         raise ConfigError(
             f"environment variable ${{{name}}} is not set (use ${{{name}:-default}} for a default)",
             file=file,
@@ -423,9 +443,13 @@ def _expand(text: str, file: str, key_path: str) -> str:
     return _VAR.sub(replace, text)
 
 
-def _read_secret_file(secret_path: str, file: str, key_path: str) -> str:
+def _read_secret_file(secret_path: str, file: str, key_path: str, *, base: Path | None) -> str:
+    """The stripped contents of a secret file; a relative path is taken from ``base``."""
+    full = Path(secret_path)
+    if base is not None and not full.is_absolute():
+        full = base / full
     try:
-        return Path(secret_path).read_text(encoding="utf-8").strip()
+        return full.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(
             f"cannot read secret file {secret_path!r}: {exc.strerror}", file=file, key_path=key_path
@@ -523,9 +547,33 @@ def _destinations(
         if dest.type == "slack_api" and not dest.token:
             skipped.append(dest.id)
             continue
+        _check_signing(dest, file, key_path)
         specs.append(_destination_spec(dest))
     _check_unique_feeds(model, file)
     return tuple(specs), tuple(skipped)
+
+
+def _check_signing(dest: DestinationModel, file: str, key_path: str) -> None:
+    """A webhook signs every request unless it says ``unsigned: true`` (then warned at start)."""
+    has_secret = bool((dest.secret or "").strip() or any(s.strip() for s in dest.secrets))
+    if dest.unsigned and dest.type != "webhook":
+        raise ConfigError("only a webhook destination can be unsigned", file=file,
+                          key_path=f"{key_path}.unsigned")  # fmt: skip
+    if dest.type != "webhook" or has_secret == (not dest.unsigned):
+        return
+    if has_secret:
+        raise ConfigError(
+            "has a secret and says unsigned: true; drop one of them",
+            file=file,
+            key_path=f"{key_path}.unsigned",
+        )
+    raise ConfigError(
+        "a webhook destination needs a secret to sign its requests (secret, secrets or "
+        "secret_file; check that its variable or file is not empty), or `unsigned: true` to "
+        "send unsigned requests on purpose",
+        file=file,
+        key_path=f"{key_path}.secret",
+    )
 
 
 def _check_unique_feeds(model: ConfigModel, file: str) -> None:

@@ -76,6 +76,10 @@ class DeliveryRunner(Protocol):
     async def run(self, stop: asyncio.Event, *, poll_interval_s: float = 1.0) -> None: ...
 
 
+# PollOutcome.error_kind of a poll that failed on the state store or on a bug (``once`` exit 1)
+RUNTIME_ERROR_KINDS = frozenset({"StoreError", "internal"})
+
+
 @dataclass
 class CycleSummary:
     """Counts for one ``once`` run (printed by the CLI)."""
@@ -87,6 +91,8 @@ class CycleSummary:
     alerts_sent: int = 0
     alerts_pending: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    runtime_errors: int = 0  # polls that failed on the store or a bug, not on the feed
+    deliveries_failed: int = 0  # due rows tried in this run and not sent (retry or dead)
 
     def add(self, outcome: PollOutcome) -> None:
         if outcome.ok:
@@ -94,6 +100,8 @@ class CycleSummary:
         else:
             self.feeds_failed += 1
             self.failures.append((outcome.feed_id, outcome.error or "unknown error"))
+            if outcome.error_kind in RUNTIME_ERROR_KINDS:
+                self.runtime_errors += 1
         self.stories_new += outcome.new_stories
         self.alerts_queued += outcome.alerts_queued
 
@@ -189,6 +197,9 @@ class Daemon:
         stats = await self.worker.deliver_due()
         summary.alerts_sent = stats.sent
         summary.alerts_pending = stats.pending
+        # Rows held on purpose (digests, pacing, a reply waiting for its parent) are "deferred"
+        # and do not count; a row that was due and failed (retry or dead letter) does.
+        summary.deliveries_failed = stats.retried + stats.dead
         return summary
 
     async def run(self) -> int:

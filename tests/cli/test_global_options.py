@@ -97,7 +97,7 @@ def test_once_keeps_logs_on_stderr_and_only_the_summary_on_stdout(tmp_path: Path
         destinations=[{"id": "console", "type": "console", "min_severity": "low"}],
     )
     result = run_cli("once", "--config", str(config), "--log-format", "json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # partial: the feed failed
     assert result.stdout.startswith("feeds ok: 0  failed: 1"), result.stdout
     assert not any(line.startswith("{") for line in result.stdout.splitlines())
     assert '"event": "feed_failed"' in result.stderr or '"event":"feed_failed"' in result.stderr

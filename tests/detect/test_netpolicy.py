@@ -389,6 +389,7 @@ def test_once_refuses_a_feed_redirecting_to_loopback_and_still_delivers_to_loopb
         extra={"http": {"allow_networks": ["127.0.0.2/32"]}},
     )
     result = run_cli("once", config=config)
+    assert result.returncode == 3  # a partial run: one feed failed
     assert "failed hostile: fetch: refused to connect: 127.0.0.1 is a loopback address" in (
         result.stdout
     ), result.stdout + result.stderr

@@ -63,7 +63,7 @@ def parse_rule(
         raise where.error("rule has no 'id'")
     rule_id = ident(body["id"], where.at("id"))
     where = Where(where.file, f"rules[{rule_id}]")
-    topic = body.get("topic", default_topic)
+    topic = ident(body["topic"], where.at("topic")) if "topic" in body else default_topic
     if topic is None:
         raise where.error(f"rule {rule_id!r} has no 'topic' (and the file sets no default)")
     if topic not in topics:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.detect.match.normalise import fold
 from monitor.detect.match.schema import Where, ident, mapping, sequence, text
 
 LANGUAGE_KEYS = ("terms", "en", "ko", "ru")
@@ -59,7 +60,10 @@ def _parse_one(list_id: str, spec: Any, where: Where) -> TermList:
     terms: list[str] = []
     for lang in LANGUAGE_KEYS:
         for i, entry in enumerate(sequence(body.get(lang), where.at(lang))):
-            terms.append(text(entry, where.at(lang).at(i)))
+            term = text(entry, where.at(lang).at(i))
+            if not fold(term.rstrip("*")):  # a bare "*" would compile to an empty key
+                raise where.at(lang).at(i).error(f"term {term!r} has no letters or digits")
+            terms.append(term)
     if not terms:
         raise where.error(f"term list {list_id!r} has no terms")
     label = text(body.get("label", list_id), where.at("label"))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from monitor.deliver.render.text import (
     clean,
     count_alerts,
+    display_url,
     entity_names,
     excerpt,
     most_severe_first,
@@ -51,7 +52,7 @@ def console_text(alert: Alert, *, color: bool) -> str:
         meta.append("entities: " + ", ".join(names))
     lines = [
         f"{_paint(sev, _ANSI[alert.severity], color)} {_paint(title_of(alert), _BOLD, color)}",
-        f"  {clean(alert.story.url) or '(no link)'}",
+        f"  {display_url(alert.story.url) or '(no link)'}",
         "  " + _paint(" · ".join(meta), _DIM, color),
     ]
     segments = excerpt(alert)
@@ -70,7 +71,7 @@ def _update_text(alert: Alert, color: bool) -> str:
     outlets = ", ".join(clean(o) for o in alert.also_reported_by) or outlet_of(alert)
     return (
         f"{head} {title_of(alert)} ({outlet_of(alert)})\n"
-        f"  {clean(alert.story.url) or '(no link)'}\n"
+        f"  {display_url(alert.story.url) or '(no link)'}\n"
         f"  {_paint('outlets so far: ' + outlets, _DIM, color)}\n"
     )
 
@@ -81,5 +82,7 @@ def console_digest_text(alerts: Sequence[Alert], *, period_label: str, color: bo
     lines = [_paint(head, _BOLD, color)]
     for alert in most_severe_first(alerts):
         sev = _paint(f"[{str(alert.severity).upper()}]", _ANSI[alert.severity], color)
-        lines.append(f"{sev} {title_of(alert, 150)} ({outlet_of(alert)}) {clean(alert.story.url)}")
+        lines.append(
+            f"{sev} {title_of(alert, 150)} ({outlet_of(alert)}) {display_url(alert.story.url)}"
+        )
     return "\n".join(lines) + "\n"

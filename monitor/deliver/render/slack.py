@@ -20,6 +20,7 @@ from monitor.deliver.render.text import (
     clean,
     clip,
     count_alerts,
+    display_url,
     entity_names,
     excerpt,
     most_severe_first,
@@ -57,7 +58,7 @@ def safe_url(url: str | None) -> str | None:
     """An http(s) URL usable inside ``<url|label>``, or None (other schemes are never linked)."""
     if not url:
         return None
-    url = clean(url)
+    url = display_url(url)  # cleaned, host in punycode: never percent-encoded look-alikes
     scheme = url.split(":", 1)[0].lower()
     if scheme not in ("http", "https") or len(url) > URL_MAX_CHARS or "://" not in url:
         return None
@@ -172,7 +173,7 @@ def _slack_update_payload(alert: Alert) -> dict[str, Any]:
 def _slack_health_payload(alert: Alert) -> dict[str, Any]:
     title = escape_mrkdwn(title_of(alert, 200))
     detail = escape_mrkdwn(clip(clean(alert.story.summary), 500))
-    url = escape_mrkdwn(clip(clean(alert.story.url), 300))
+    url = escape_mrkdwn(clip(display_url(alert.story.url), 300))
     return {
         "text": f"Feed health: {title}",
         "blocks": [

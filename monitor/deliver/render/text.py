@@ -9,14 +9,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from monitor.models import Alert, Hit
 
 TITLE_MAX_CHARS = 300
 EXCERPT_MAX_CHARS = 400
 
-# C0/C1 controls except tab and newline, DEL, and the bidi embedding/override/isolate marks.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Removed from every shown string: C0/C1 controls except tab and newline, DEL; bidi controls
+# (LRM/RLM U+200E/F, ALM U+061C, embeddings/overrides U+202A-E, isolates U+2066-9) that can
+# reorder what a reader sees; invisible format characters (soft hyphen, Mongolian vowel
+# separator, zero-width space, word joiner and invisible operators, deprecated format
+# controls U+206A-F, BOM, interlinear annotations); and the tag characters U+E0000-E007F,
+# which carry hidden ASCII. ZWNJ/ZWJ (U+200C/D) stay: scripts and emoji need them.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -28,6 +37,43 @@ def clean(text: str | None) -> str:
 def clean_inline(text: str) -> str:
     """Like ``clean`` but keeps leading/trailing single spaces, for text between matches."""
     return _SPACES.sub(" ", _CONTROL.sub("", text))
+
+
+def display_url(url: str | None) -> str:
+    """A link as shown to a person: ``clean``ed, its host in punycode (``xn--``) when it is not
+    plain ASCII, so a look-alike (``аpple.com`` with a Cyrillic ``а``) cannot pass for the real
+    one. The path and query are left as the feed gave them."""
+    text = clean(url)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return text
+    if not host or host.isascii():
+        return text
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    port = f":{parts.port}" if _has_port(hostport) else ""
+    netloc = f"{userinfo}{at}{punycode_host(host)}{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def punycode_host(host: str) -> str:
+    """``пример.рф`` → ``xn--e1afmkfd.xn--p1ai`` (IDNA; label by label where IDNA refuses)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        labels = re.split("[.\u3002\uff0e\uff61]", host)
+        return ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in labels
+        )
+
+
+def _has_port(hostport: str) -> bool:
+    try:
+        return urlsplit(f"//{hostport}").port is not None
+    except ValueError:
+        return False
 
 
 def clip(text: str, max_chars: int) -> str:

@@ -11,7 +11,11 @@ time, oldest first, so a failing head is never overtaken:
   (``NotifierCapabilities.folds_updates``), wait for the end of their digest period and go out
   as one message (``send_digest``) or, without a digest form, one request each;
 - a follow-up to a threading destination (``threads``) is posted in its parent's thread, and
-  waits while the parent is still queued.
+  waits while the parent is still queued;
+- when a send succeeded but its ``sent`` mark did not commit (a full disk, a failing
+  database), the lane remembers the row and sends nothing more until that mark commits, so a
+  failing store costs at most one duplicate per destination (the send in flight, if the
+  process dies before the store recovers) instead of a resend on every pass.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from monitor.errors import (
     PayloadRejected,
     PermanentDelivery,
     RetryableDelivery,
+    StoreError,
 )
 from monitor.models import Alert, OutboxEntry
 from monitor.ports import Clock, DeliveryStore, DigestNotifier, Notifier, sends_digests
@@ -95,12 +100,20 @@ class Lane:
         self.digest_policy = digest_policy
         self.paused_until = paused_until
         self._disabled_now: str | None = None  # disabled by a send during this batch
+        # A row that was sent but whose "sent" mark failed to commit, with its remote ref.
+        self.unmarked: tuple[OutboxEntry, str | None] | None = None
 
     async def deliver(
         self, entries: Sequence[OutboxEntry], stats: DeliveryStats, *, push_deferred: bool
     ) -> int:
         """Deliver due rows in order; returns how many rows changed state."""
         self._disabled_now = None
+        if self.unmarked is not None:
+            settled = self._settle()
+            if settled is None:
+                stats.held += len(entries)
+                return 0
+            entries = [entry for entry in entries if entry.id != settled]
         immediate, batched = digest.split(
             entries, self.digest_policy, folds_updates=self.notifier.capabilities.folds_updates
         )
@@ -113,6 +126,9 @@ class Lane:
                 break
             await self._attempt(entry, stats)
             changed += 1
+            if self.unmarked is not None:  # the store failed: hold the rest of the lane
+                stats.held += len(immediate) - index - 1 + len(batched)
+                return changed
             if self._disabled_now is not None:
                 reason = f"destination disabled: {self._disabled_now}"
                 for later in [*immediate[index + 1 :], *batched]:
@@ -171,7 +187,31 @@ class Lane:
         except Exception as exc:  # sorted out below; a notifier bug must not lose the row
             return await self._failed(entry, exc, self.ctx.monotonic() - started_s, stats)
         latency_s = self.ctx.monotonic() - started_s
-        return self.record.sent(entry, stats, remote_ref=remote_ref, latency_s=latency_s)
+        try:
+            return self.record.sent(entry, stats, remote_ref=remote_ref, latency_s=latency_s)
+        except StoreError as exc:
+            self.unmarked = (entry, remote_ref)
+            stats.store_errors += 1
+            log.error("delivery_mark_failed", destination=self.destination_id,
+                      entry_id=entry.id, alert_key=entry.alert.key, error=str(exc))  # fmt: skip
+            return "sent"
+
+    def _settle(self) -> int | None:
+        """Commit the pending ``sent`` mark; its row id on success, None while the store fails.
+
+        The row WAS delivered: it is marked, never sent again.
+        """
+        assert self.unmarked is not None
+        entry, remote_ref = self.unmarked
+        try:
+            self.ctx.store.mark_sent(entry.id, self.ctx.clock.now(), remote_ref=remote_ref)
+        except StoreError as exc:
+            log.warning("delivery_held", destination=self.destination_id, entry_id=entry.id,
+                        reason="the store cannot record the last send", error=str(exc))  # fmt: skip
+            return None
+        log.info("delivery_mark_recovered", destination=self.destination_id, entry_id=entry.id)
+        self.unmarked = None
+        return entry.id
 
     async def _failed(
         self, entry: OutboxEntry, exc: Exception, latency_s: float, stats: DeliveryStats

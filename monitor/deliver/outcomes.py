@@ -38,6 +38,8 @@ class DeliveryStats:
     digests: int = 0
     disabled: list[str] = field(default_factory=list)
     pending: int = 0
+    store_errors: int = 0  # sends whose "sent" mark did not commit (the lane then holds)
+    held: int = 0  # due rows not tried because their lane waits for the store to recover
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,7 @@ class DeliveryWorker:
         self._pauses.update(
             {dest: lane.paused_until for dest, lane in self.lanes.items() if lane.paused_until}
         )
+        unmarked = {dest: lane.unmarked for dest, lane in self.lanes.items() if lane.unmarked}
         now_s = self.monotonic()
         limits, policies = rate_limits or {}, digests or {}
         self.lanes = {
@@ -125,6 +126,9 @@ class DeliveryWorker:
             )
             for dest, notifier in notifiers.items()
         }
+        for dest, pending_mark in unmarked.items():  # a reload must not forget a sent row
+            if dest in self.lanes:
+                self.lanes[dest].unmarked = pending_mark
 
     def backoff_s(self, failures: int) -> float:
         """The delay after ``failures`` failed attempts (schedule step, +/- jitter)."""

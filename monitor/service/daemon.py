@@ -200,6 +200,7 @@ class Daemon:
         # Rows held on purpose (digests, pacing, a reply waiting for its parent) are "deferred"
         # and do not count; a row that was due and failed (retry or dead letter) does.
         summary.deliveries_failed = stats.retried + stats.dead
+        summary.runtime_errors += stats.store_errors + stats.held
         return summary
 
     async def run(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
+from monitor.cli.state import hold_state
 from monitor.clock import SystemClock
 from monitor.state.copy import copy_state
 from monitor.state.open import StateUrl, open_store, parse_state_url, redact_url
@@ -49,12 +50,13 @@ def _shown(where: StateUrl) -> str:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     where = _where(args)
-    store = open_store(where, migrate=False)
-    try:
-        applied = store.migrate()
-        version = store.schema_version()
-    finally:
-        store.close()
+    with hold_state(where):  # a SQLite file: refused while a run/once holds it
+        store = open_store(where, migrate=False)
+        try:
+            applied = store.migrate()
+            version = store.schema_version()
+        finally:
+            store.close()
     done = ", ".join(map(str, applied)) if applied else "none (already current)"
     print(f"state: {_shown(where)} schema version {version}; applied: {done}")
     return 0
@@ -70,16 +72,17 @@ def cmd_store_copy(args: argparse.Namespace) -> int:
     if src_url.kind == "sqlite" and not src_url.path.exists():
         print(f"sanctions-monitor: store copy: {src_url.target} does not exist")
         return 1
-    src = open_store(src_url, migrate=False)
-    try:
-        dst = open_store(dst_url)
+    with hold_state(src_url), hold_state(dst_url):  # no run/once may write either meanwhile
+        src = open_store(src_url, migrate=False)
         try:
-            since = SystemClock().now() - timedelta(hours=window_h)
-            report = copy_state(src, dst, sent_since=since)
+            dst = open_store(dst_url)
+            try:
+                since = SystemClock().now() - timedelta(hours=window_h)
+                report = copy_state(src, dst, sent_since=since)
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
+            src.close()
     print(f"copied {_shown(src_url)} -> {_shown(dst_url)}")
     for table, count in report.rows.items():
         print(f"  {table}: {count}")

@@ -17,11 +17,27 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from monitor.deliver.notifiers import WebhookNotifier
 from monitor.errors import StoreError
+from monitor.models import DestinationSpec
 from monitor.ports import StateStore
-from tests.deliver.test_worker import hook, queue, worker
-from tests.servers.webhook_receiver import WebhookReceiver, webhook_receiver  # noqa: F401
+from tests.deliver.test_worker import queue, worker
+from tests.servers.webhook_receiver import (  # noqa: F401 - fixtures
+    TEST_SECRETS,
+    WebhookReceiver,
+    webhook_receiver,
+)
 from tests.support import FakeClock
+
+
+def hook(
+    receiver: WebhookReceiver, client: httpx.AsyncClient, clock: FakeClock, dest: str = "hook"
+) -> WebhookNotifier:
+    """A webhook notifier with a timeout generous enough for a loaded test host."""
+    spec = DestinationSpec(
+        id=dest, type="webhook", url=receiver.url(f"/{dest}"), secrets=TEST_SECRETS, timeout_s=30
+    )
+    return WebhookNotifier(spec=spec, client=client, clock=clock)
 
 
 class FailingWrites:

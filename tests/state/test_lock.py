@@ -84,7 +84,11 @@ def test_commands_beside_a_running_daemon(
     with daemon_process(config, log_path=tmp_path / "daemon.log") as daemon:
         wait_for(lambda: len(webhook_receiver.delivered()) == 1, timeout_s=60)
 
-        for args in (("once",), ("run",), ("once", "--reset-state"), ("run", "--reset-state")):
+        copy_to = str(tmp_path / "copy-target.db")
+        for args in (
+            ("once",), ("run",), ("once", "--reset-state"), ("run", "--reset-state"),
+            ("migrate",), ("store", "copy", str(state), copy_to),
+        ):  # fmt: skip
             second = run_cli(*args, config=config)
             assert second.returncode == 1, (args, second.stdout, second.stderr)
             [line] = second.stderr.strip().splitlines()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.cli.run import once_exit_code
+from monitor.deliver.outcomes import DeliveryStats
 from monitor.errors import StoreError
 from monitor.models import FeedSpec
 from monitor.service.daemon import CycleSummary, Daemon
@@ -120,8 +121,8 @@ class _StorelessPoller:
 
 
 class _IdleWorker:
-    async def deliver_due(self) -> Any:
-        return None
+    async def deliver_due(self) -> DeliveryStats:
+        return DeliveryStats()
 
 
 async def test_1_when_a_poll_failed_on_the_store() -> None:

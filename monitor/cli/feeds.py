@@ -24,7 +24,7 @@ from monitor.clock import SystemClock
 from monitor.detect.fetch import BodyTooLarge, BoundedDecoder
 from monitor.detect.parse_pool import ProcessParser
 from monitor.errors import FetchError, ParseError
-from monitor.models import FeedSpec, FeedState, FetchResult
+from monitor.models import FeedLease, FeedSpec, FeedState, FetchResult
 from monitor.service.observability import configure_logging
 from monitor.state.open import StateUrl, open_store
 
@@ -72,19 +72,26 @@ def feed_rows(
     """One row per configured feed (in config order), then feeds the store knows but the config
     no longer lists. A missing state file means every feed is ``new`` (and is not created)."""
     where = state if isinstance(state, StateUrl) else StateUrl("sqlite", str(state))
-    states, per_week = _read_states(where, now)
+    states, per_week, held = _read_states(where, now)
     rows = [_feed_row(spec, states.pop(spec.id, FeedState(spec.id)), per_week) for spec in feeds]
-    return rows + [_feed_row(None, state, per_week) for state in states.values()]
+    rows += [_feed_row(None, state, per_week) for state in states.values()]
+    for row in rows:  # who polls the feed (a replica's lease), and until when
+        lease = held.get(row["id"])
+        row["lease_owner"] = lease.owner if lease else None
+        row["lease_until"] = _iso(lease.until) if lease else None
+    return rows
 
 
-def _read_states(where: StateUrl, now: datetime) -> tuple[dict[str, FeedState], dict[str, int]]:
-    """Feed states and 7-day story counts from the store (a missing SQLite file: none)."""
+def _read_states(
+    where: StateUrl, now: datetime
+) -> tuple[dict[str, FeedState], dict[str, int], dict[str, FeedLease]]:
+    """Feed states, 7-day story counts and feed leases (a missing SQLite file: none)."""
     if where.kind == "sqlite" and not where.path.exists():
-        return {}, {}
+        return {}, {}, {}
     store = open_store(where, migrate=False)
     try:
         states = {s.feed_id: s for s in store.feed_states()}
-        return states, store.story_counts_since(now - RATE_WINDOW)
+        return states, store.story_counts_since(now - RATE_WINDOW), store.feed_leases()
     finally:
         store.close()
 

@@ -121,3 +121,20 @@ def test_register_adds_both_commands() -> None:
     args = parser.parse_args(["parse-files", "some/dir", "--json"])
     assert args.func is feeds_cli.cmd_parse_files and args.dir == "some/dir" and args.json
     assert parser.parse_args(["feeds"]).func is feeds_cli.cmd_feeds
+
+
+def test_rows_show_each_feeds_lease_owner_and_expiry(state_url: str) -> None:
+    """On both backends: the replica that holds a feed, and until when; none for the others."""
+    from monitor.state.open import open_store, parse_state_url
+
+    store = open_store(state_url)
+    try:
+        later = datetime.now(UTC) + timedelta(hours=2)  # not due by the store's clock
+        store.save_feed_state(FeedState("tass", next_poll_at=later))
+        (lease,) = store.claim_feeds("host-a:4242", ["nknews", "tass"], limit=5, lease_s=60)
+    finally:
+        store.close()
+    rows = {r["id"]: r for r in feeds_cli.feed_rows(SPECS, parse_state_url(state_url), now=NOW)}
+    assert rows["nknews"]["lease_owner"] == "host-a:4242"
+    assert rows["nknews"]["lease_until"] == lease.until.isoformat()
+    assert rows["tass"]["lease_owner"] is None and rows["tass"]["lease_until"] is None

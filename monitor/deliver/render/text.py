@@ -131,7 +131,16 @@ def excerpt(alert: Alert, max_chars: int = EXCERPT_MAX_CHARS) -> list[tuple[str,
     if start:
         start = _word_start(text, start)
     end = min(len(text), start + max_chars)
-    segments: list[tuple[str, bool]] = [("…", False)] if start else []
+    segments = [("…", False)] if start else []
+    segments += _marked(text, hits, start, end)
+    if end < len(text):
+        segments.append(("…", False))
+    return [(clean_inline(seg), mark) for seg, mark in segments if clean_inline(seg) or mark]
+
+
+def _marked(text: str, hits: Sequence[Hit], start: int, end: int) -> list[tuple[str, bool]]:
+    """``text[start:end]`` cut into plain and matched segments (overlapping hits skipped)."""
+    segments: list[tuple[str, bool]] = []
     cursor = start
     for hit in hits:
         if hit.start < cursor or hit.end > end:
@@ -139,9 +148,7 @@ def excerpt(alert: Alert, max_chars: int = EXCERPT_MAX_CHARS) -> list[tuple[str,
         segments += [(text[cursor : hit.start], False), (text[hit.start : hit.end], True)]
         cursor = hit.end
     segments.append((text[cursor:end], False))
-    if end < len(text):
-        segments.append(("…", False))
-    return [(clean_inline(seg), mark) for seg, mark in segments if clean_inline(seg) or mark]
+    return segments
 
 
 def _valid_hits(hits: Sequence[Hit], field: str, text: str) -> Iterator[Hit]:

@@ -241,6 +241,74 @@ class ClusterAssignment:
         return not self.is_new_cluster and (self.is_new_story or self.is_update)
 
 
+# --- enrich → evidence ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article page fetched for a thin story, and the main text extracted from it.
+
+    ``url`` is the final URL (after redirects); ``body_sha256`` hashes the decoded response
+    body exactly as received (before extraction); ``text`` is the extracted main text, one
+    paragraph per line.
+    """
+
+    url: str
+    status: int
+    fetched_at: datetime
+    body_sha256: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence that a rule matched in, and the field it came from (``content`` = article)."""
+
+    field: Field
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """What an alert says about its evidence snapshot (``evidence ALERT_ID`` prints it all)."""
+
+    text_sha256: str
+    fetched_at: datetime
+    article_fetched: bool
+    quotes: tuple[Quote, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSnapshot:
+    """The text an alert was judged on, kept so an analyst can cite it after the page changes.
+
+    ``text`` is the judged text (title, summary and the article text when fetched, in that
+    order, blank lines between); ``text_sha256`` is the SHA-256 of its UTF-8 bytes. The
+    ``article`` fields are empty when no article was fetched (``body_sha256`` then is None).
+    """
+
+    story_key: str
+    feed_id: str
+    story_url: str | None
+    created_at: datetime
+    title: str
+    summary: str
+    article_text: str
+    text: str
+    text_sha256: str
+    fetched_at: datetime
+    article_fetched: bool
+    final_url: str | None = None
+    http_status: int | None = None
+    body_sha256: str | None = None
+    quotes: tuple[Quote, ...] = ()
+    alert_keys: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> EvidenceRef:
+        return EvidenceRef(self.text_sha256, self.fetched_at, self.article_fetched, self.quotes)
+
+
 # --- route → outbox → deliver ---------------------------------------------------------------
 
 
@@ -274,6 +342,7 @@ class Alert:
     thread_ref: str | None = None
     health_before: HealthState | None = None
     health_after: HealthState | None = None
+    evidence: EvidenceRef | None = None
 
     def to_json(self) -> str:
         """Serialise for the outbox; ``from_json`` reverses it exactly."""
@@ -300,6 +369,7 @@ class Alert:
                 "rule_ids": tuple(raw["rule_ids"]),
                 "also_reported_by": tuple(raw["also_reported_by"]),
                 "rule_path": tuple(raw.get("rule_path", ())),
+                "evidence": _decode_evidence(raw.get("evidence")),
             }
         )
 
@@ -384,3 +454,15 @@ def _encode(value: Any) -> Any:
 
 def _decode_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _decode_evidence(raw: dict[str, Any] | None) -> EvidenceRef | None:
+    """An alert's evidence reference from its outbox JSON (rows written before it have none)."""
+    if not raw:
+        return None
+    return EvidenceRef(
+        text_sha256=raw["text_sha256"],
+        fetched_at=datetime.fromisoformat(raw["fetched_at"]),
+        article_fetched=bool(raw["article_fetched"]),
+        quotes=tuple(Quote(field=q["field"], text=q["text"]) for q in raw["quotes"]),
+    )

@@ -17,11 +17,14 @@ from typing import Any, Protocol, TypeGuard
 
 from monitor.models import (
     Alert,
+    Article,
     ClusterAssignment,
     FeedLease,
+    EvidenceSnapshot,
     FeedSpec,
     FeedState,
     FetchResult,
+    Hit,
     OutboxEntry,
     ParsedFeed,
     Story,
@@ -61,6 +64,26 @@ class NotifierCapabilities:
     threads: bool = False
     folds_updates: bool = False
     digests: bool = False
+
+
+class Enricher(Protocol):
+    """Fetches the article of thin candidate stories (``detect.enrich.ArticleEnricher``).
+
+    ``wants`` is cheap and pure; ``enrich`` never raises for one story's failure: a story
+    missing from its answer is judged on the feed's own text.
+    """
+
+    def wants(self, story: Story, hits: Sequence[Hit]) -> bool: ...
+
+    async def enrich(self, feed: FeedSpec, stories: Sequence[Story]) -> dict[str, Article]: ...
+
+
+class EvidenceStore(Protocol):
+    """Keeps the evidence snapshot of every alerted story (``state.evidence``)."""
+
+    def save_evidence(self, snapshots: Sequence[EvidenceSnapshot]) -> None:
+        """Store ``snapshots`` inside the caller's transaction (the one that queues alerts)."""
+        ...
 
 
 class Notifier(Protocol):

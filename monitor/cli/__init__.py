@@ -32,6 +32,7 @@ _AREAS = (
     "initdir",
     "testalert",
     "store",
+    "evidence",
 )
 
 

@@ -45,6 +45,7 @@ import structlog
 
 from monitor.detect import prescan
 from monitor.detect.dedup import story_key
+from monitor.detect.extract import extract_article
 from monitor.detect.item_memory import ItemMemory, KnownDigests, Plan, Seen
 from monitor.detect.parse import build_entries, run_feedparser
 from monitor.errors import ParseError
@@ -57,6 +58,7 @@ _READY = b"R"  # a worker's first byte, once it has started
 _START_TIMEOUT_S = 60.0
 _PIPE_BYTES = 1 << 20  # Linux's default limit for unprivileged processes (fs/pipe-max-size)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_EXTRACT = "extract"  # a job ``(_EXTRACT, html, url, max_chars)``; a feed job is ``(result, feed)``
 
 
 class _Worker:
@@ -182,6 +184,7 @@ class ProcessParser:
         self.parses = 0  # answers received (ok or error)
         self.feedparser_cpu_s = 0.0  # CPU the workers spent inside feedparser
         self.extract_cpu_s = 0.0  # CPU the workers spent on our side of parse_feed
+        self.article_cpu_s = 0.0  # CPU the workers spent extracting article text
 
     async def parse(self, result: FetchResult, feed: FeedSpec) -> ParsedFeed:
         """Parse in a worker; ``ParseError`` naming the feed on a bad body, overrun or crash."""
@@ -213,14 +216,37 @@ class ProcessParser:
         self, result: FetchResult, feed: FeedSpec
     ) -> tuple[ParsedFeed, list[Story | None]]:
         """One body through a worker: the feed's metadata and one story (or ``None``) per entry."""
+        reply = await self._run((result, feed), feed.id, self.time_limit_s, len(result.body))
+        self.parses += 1
+        self.feedparser_cpu_s += reply[2]
+        self.extract_cpu_s += reply[3]
+        return _unwrap(reply, feed)
+
+    async def extract(
+        self, html: bytes, *, url: str, subject: str, time_limit_s: float, max_chars: int
+    ) -> str | None:
+        """An article's main text (``extract.extract_article``) in a worker, within the limit.
+
+        ``ParseError`` naming ``subject`` (``feed/story``) on an overrun, a crash or an error
+        inside the extractor; ``None`` when the page has no main text.
+        """
+        job = (_EXTRACT, html, url, max_chars)
+        reply = await self._run(job, subject, time_limit_s, len(html))
+        self.article_cpu_s += reply[2]
+        if reply[0] == "ok":
+            return str(reply[1]) if reply[1] is not None else None
+        raise ParseError(subject, str(reply[1]))
+
+    async def _run(self, job: Any, subject: str, time_limit_s: float, size: int) -> Any:
+        """Hand ``job`` to an idle (or new) worker; a worker that fails it is killed."""
         async with self._slot():
-            worker = self._idle.pop() if self._idle else self._spawn(feed)
+            worker = self._idle.pop() if self._idle else self._spawn(subject)
             self._busy.add(worker)
             healthy = False
             try:
                 if not worker.ready:
-                    await self._wait_ready(worker, feed)
-                reply = await self._ask(worker, result, feed)
+                    await self._wait_ready(worker, subject)
+                reply = await self._ask(worker, job, subject, time_limit_s, size)
                 healthy = True
             finally:
                 self._busy.discard(worker)
@@ -229,10 +255,7 @@ class ProcessParser:
                 else:
                     self.killed += 1
                     worker.kill()
-        self.parses += 1
-        self.feedparser_cpu_s += reply[2]
-        self.extract_cpu_s += reply[3]
-        return _unwrap(reply, feed)
+        return reply
 
     def close(self) -> None:
         """Kill every worker (idle or busy); a later ``parse`` starts new ones."""
@@ -254,13 +277,13 @@ class ProcessParser:
             self._loop, self._slots = loop, asyncio.Semaphore(self.workers)
         return self._slots
 
-    def _spawn(self, feed: FeedSpec) -> _Worker:
+    def _spawn(self, subject: str) -> _Worker:
         try:
             return _Worker(self.max_memory_bytes)
         except OSError as exc:
-            raise ParseError(feed.id, f"cannot start a parser worker ({exc})") from exc
+            raise ParseError(subject, f"cannot start a parser worker ({exc})") from exc
 
-    async def _wait_ready(self, worker: _Worker, feed: FeedSpec) -> None:
+    async def _wait_ready(self, worker: _Worker, subject: str) -> None:
         """Wait for a new worker's start-up byte: ``time_limit_s`` bounds the parse, not the
         interpreter's start and imports (~0.3 s here, seconds on a loaded host)."""
         loop = asyncio.get_running_loop()
@@ -270,36 +293,35 @@ class ProcessParser:
             async with asyncio.timeout(_START_TIMEOUT_S):
                 await answer.future
         except (TimeoutError, EOFError, OSError) as exc:
-            raise ParseError(feed.id, f"parser worker did not start ({exc!r})") from exc
+            raise ParseError(subject, f"parser worker did not start ({exc!r})") from exc
         finally:
             loop.remove_reader(worker.fd)
         worker.ready = True
 
-    async def _ask(self, worker: _Worker, result: FetchResult, feed: FeedSpec) -> Any:
+    async def _ask(
+        self, worker: _Worker, job: Any, subject: str, time_limit_s: float, size: int
+    ) -> Any:
         """Send one job and wait for the answer, both within ``time_limit_s``."""
         loop = asyncio.get_running_loop()
         answer = _Answer(worker.fd, loop.create_future())
         loop.add_reader(worker.fd, answer.on_readable)
         try:
-            async with asyncio.timeout(self.time_limit_s):
-                await _send(loop, worker.in_fd, _frame((result, feed)))
+            async with asyncio.timeout(time_limit_s):
+                await _send(loop, worker.in_fd, _frame(job))
                 payload = await answer.future
         except TimeoutError as exc:
             log.warning(
-                "parse_overran",
-                feed_id=feed.id,
-                time_limit_s=self.time_limit_s,
-                body_bytes=len(result.body),
+                "parse_overran", feed_id=subject, time_limit_s=time_limit_s, body_bytes=size
             )
             raise ParseError(
-                feed.id, f"parse took longer than {self.time_limit_s:g} s (worker killed)"
+                subject, f"parse took longer than {time_limit_s:g} s (worker killed)"
             ) from exc
         except (EOFError, OSError) as exc:
             try:  # the pipe closes a moment before the process can be reaped
                 code: int | None = worker.proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 code = None
-            raise ParseError(feed.id, f"parser worker died (exit code {code})") from exc
+            raise ParseError(subject, f"parser worker died (exit code {code})") from exc
         finally:
             loop.remove_reader(worker.fd)
         return pickle.loads(payload)
@@ -418,6 +440,27 @@ def _parse_safely(result: FetchResult, feed: FeedSpec) -> tuple[str, Any, float,
     return (*reply, feedparser_s, time.process_time() - started - feedparser_s)
 
 
+def _extract_safely(html: bytes, url: str, max_chars: int) -> tuple[str, Any, float]:
+    """``(kind, text or message, CPU s)`` for one article page."""
+    started = time.process_time()
+    try:
+        text = extract_article(html, url=url, max_chars=max_chars)
+        reply: tuple[str, Any] = ("ok", text)
+    except MemoryError:
+        reply = ("error", "extraction ran out of memory")
+    except Exception as exc:  # lxml or trafilatura choking on a hostile page stays here
+        reply = ("error", f"extraction failed ({type(exc).__name__}: {exc})")
+    return (*reply, time.process_time() - started)
+
+
+def _answer(job: Any) -> Any:
+    """A feed job ``(result, feed)`` or an article job ``(_EXTRACT, html, url, max_chars)``."""
+    if job[0] == _EXTRACT:
+        return _extract_safely(*job[1:])
+    result, feed = job
+    return _parse_safely(result, feed)
+
+
 def worker_main() -> None:
     """The child's loop: read ``(FetchResult, FeedSpec)`` frames, answer ``("ok"|"error", …)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -435,8 +478,7 @@ def worker_main() -> None:
         payload = _read_exactly(jobs, length)
         if payload is None:
             break
-        result, feed = pickle.loads(payload)
-        _write_frame(answers, _parse_safely(result, feed))
+        _write_frame(answers, _answer(pickle.loads(payload)))
 
 
 if __name__ == "__main__":

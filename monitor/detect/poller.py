@@ -29,18 +29,20 @@ import structlog
 from monitor.detect import dedup
 from monitor.detect.assess import assess
 from monitor.detect.bookkeeping import FeedBookkeeper, PollOutcome, PollPolicy
+from monitor.detect.evidence import attach_evidence, with_article
 from monitor.detect.match import Pack
 from monitor.detect.route import follow_ups, route
 from monitor.errors import FetchError, ParseError
 from monitor.models import (
     Alert,
+    Article,
     Assessment,
     ClusterAssignment,
     DestinationSpec,
     FeedSpec,
     Story,
 )
-from monitor.ports import Clock, Clusters, Fetcher, Parser, PollerStore
+from monitor.ports import Clock, Clusters, Enricher, EvidenceStore, Fetcher, Parser, PollerStore
 
 __all__ = ["FeedPoller", "PollOutcome", "PollPolicy"]
 
@@ -82,8 +84,12 @@ class FeedPoller:
         health_destinations: Sequence[str] = (),
         policy: PollPolicy = DEFAULT_POLICY,
         rng: Callable[[], float] = random.random,
+        enricher: Enricher | None = None,
+        evidence: EvidenceStore | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.enricher = enricher
+        self.evidence = evidence
         self.parser = parser
         self.store = store
         self.pack = pack
@@ -139,11 +145,15 @@ class FeedPoller:
             else replace(s, key=s.key or dedup.story_key(s), tags=feed.tags)
             for s in parsed.stories
         ]
-        # clusters, seen stories, alerts and the feed's validators: all or none, one commit
+        stories, articles = await self._enrich(feed, stories)
+        # clusters, seen stories, alerts, evidence and the feed's validators: one commit
         with self.store.transaction():
             fresh, edited = self.store.triage(stories)
             found = self._detect(fresh, edited, now)
-            queued = self.store.commit_stories(fresh, found.alerts, now, edited=edited)
+            alerts, snapshots = attach_evidence(found.alerts, found.assessments, articles, now=now)
+            queued = self.store.commit_stories(fresh, alerts, now, edited=edited)
+            if self.evidence is not None and snapshots:
+                self.evidence.save_evidence(snapshots)
             return self.books.success(
                 feed, state, result, now,
                 parsed_ttl_s=parsed.ttl_s, body_hash=body_hash,
@@ -154,6 +164,24 @@ class FeedPoller:
             )  # fmt: skip
 
     # --- detection: place → match → assess → route, story by story --------------------------
+
+    async def _enrich(
+        self, feed: FeedSpec, stories: list[Story]
+    ) -> tuple[list[Story], dict[str, Article]]:
+        """Thin new candidates judged on their article (``ports.Enricher``), before the commit.
+
+        Runs outside the store's transaction (it waits on the network). Only stories never seen
+        are asked about, and the enricher decides which of them are thin candidates.
+        """
+        if self.enricher is None or not stories:
+            return stories, {}
+        new, _ = self.store.triage(stories)
+        wanted = [s for s in new if self.enricher.wants(s, self.pack.match(s))]
+        articles = await self.enricher.enrich(feed, wanted) if wanted else {}
+        if not articles:
+            return stories, {}
+        enriched = [with_article(s, articles[s.key]) if s.key in articles else s for s in stories]
+        return enriched, articles
 
     def _detect(self, fresh: Sequence[Story], edited: Sequence[Story], now: datetime) -> _Found:
         """Judge this poll's new stories, then its edited ones; returns what was found.

@@ -147,6 +147,7 @@ def follow_ups(
             created_at=now,
             also_reported_by=outlets,
             parent_alert_id=parent.key,
+            evidence=None,  # the snapshot belongs to the parent (its alert id finds it)
         )
         for dest_id, parent in known.items()
         if dest_id not in disabled and dest_id in destination_ids

@@ -221,6 +221,32 @@ class DedupModel(_Strict):
     retention_days: Annotated[float, Field(gt=0, le=100 * 365)] = 30.0
 
 
+def _domains(values: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        domain = value.strip().lower().lstrip(".")
+        if not domain or "/" in domain or ":" in domain or " " in domain:
+            raise ValueError(f"not a host name: {value!r} (write e.g. ft.com, no scheme or path)")
+        out.append(domain)
+    return tuple(out)
+
+
+class EnrichModel(_Strict):
+    enabled: bool = False
+    min_summary_words: Annotated[int, Field(ge=0)] = 40
+    max_per_poll: Annotated[int, Field(ge=0)] = 5
+    max_per_host_per_hour: Annotated[int, Field(ge=0)] = 30
+    poll_budget_s: PositiveFloat = 60.0
+    extract_time_limit_s: PositiveFloat = 10.0
+    max_text_chars: Annotated[int, Field(gt=0)] = 20_000
+    robots_ttl_s: PositiveFloat = 86_400.0
+    domains_skip: Annotated[tuple[str, ...], AfterValidator(_domains)] = ()
+
+
+class EvidenceModel(_Strict):
+    retention_days: PositiveFloat = 365.0
+
+
 class HealthAlertsModel(_Strict):
     destinations: tuple[str, ...] = ()
 
@@ -235,6 +261,8 @@ class ConfigModel(_Strict):
     topics: TopicsModel = TopicsModel()
     dedup: DedupModel = DedupModel()
     health_alerts: HealthAlertsModel = HealthAlertsModel()
+    enrich: EnrichModel = EnrichModel()
+    evidence: EvidenceModel = EvidenceModel()
     feeds: tuple[FeedModel, ...] = ()
     watchlists: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()

@@ -56,6 +56,15 @@ FETCH_OUTCOMES = (
     "parse_error",
     "internal",
 )
+#: Article series created at 0 (``observe_article`` adds others as they happen).
+ARTICLE_SERIES = (
+    ("fetched", "ok"),
+    ("skipped", "robots"),
+    ("skipped", "budget"),
+    ("skipped", "policy"),
+    ("failed", "timeout"),
+    ("failed", "extraction"),
+)
 FEED_STATES: tuple[HealthState, ...] = ("new", "ok", "failing", "stale")
 #: The ``destination`` label of a delivery whose id the config does not name (bounded labels).
 UNKNOWN_DESTINATION = "unknown"
@@ -178,6 +187,19 @@ class Metrics:
         self.alerts_queued = Counter(
             "sanctions_monitor_alerts_queued_total", "Alerts written to the outbox.", registry=r
         )
+        self.articles = Counter(
+            "sanctions_monitor_articles_total",
+            "Article fetches for thin candidate stories, by outcome (fetched, skipped, failed) "
+            "and reason (robots, budget, policy, domain, timeout, http_5xx, extraction …).",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.article_extraction = Histogram(
+            "sanctions_monitor_article_extraction_seconds",
+            "Time to extract one article's main text in the parse worker.",
+            buckets=_PARSE_BUCKETS,
+            registry=r,
+        )
 
     def _delivery_metrics(self, r: CollectorRegistry) -> None:
         self.alerts_delivered = Counter(
@@ -283,6 +305,8 @@ class Metrics:
             self.scheduler_skips.labels(reason=reason)
         for result in ("ok", "failed"):
             self.config_reloads.labels(result=result)
+        for outcome, reason in ARTICLE_SERIES:
+            self.articles.labels(outcome=outcome, reason=reason)
 
     # --- the detection half ----------------------------------------------------------------------
 
@@ -304,6 +328,13 @@ class Metrics:
         self.alerts_queued.inc(outcome.alerts_queued)
         for rule_id in _rule_ids(outcome.assessments):
             self.matches.labels(rule=rule_id).inc()
+
+    def observe_article(self, outcome: str, reason: str) -> None:
+        """Count one thin candidate's article: fetched, skipped or failed, and why."""
+        self.articles.labels(outcome=outcome, reason=reason).inc()
+
+    def observe_extraction(self, seconds: float) -> None:
+        self.article_extraction.observe(seconds)
 
     # --- the delivery half -----------------------------------------------------------------------
 

@@ -119,6 +119,21 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN lease_until REAL;
     ALTER TABLE feeds ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: evidence snapshots of alerted stories (state/evidence.py), and the alerts citing them
+    """
+    CREATE TABLE evidence (
+        story_key TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX evidence_created ON evidence(created_at);
+    CREATE TABLE evidence_alerts (
+        alert_key TEXT PRIMARY KEY,
+        story_key TEXT NOT NULL REFERENCES evidence(story_key) ON DELETE CASCADE
+    );
+    CREATE INDEX evidence_alerts_story ON evidence_alerts(story_key);
+    """,
 )
 
 _FEED_COLUMNS = [

@@ -38,9 +38,9 @@ async def test_housekeeping_prunes_only_what_is_past_retention(tmp_path: Path) -
             app.store.commit_stories([replace(story)], [], seen)
         assert app.store.story_count() == 35
         removed = await app.housekeep()
-        assert removed == {"stories": 30, "clusters": 30}
+        assert removed == {"stories": 30, "clusters": 30, "evidence": 0}
         assert app.store.story_count() == 5
         assert app.clusters.counts()["stories"] == 5
-        assert await app.housekeep() == {"stories": 0, "clusters": 0}
+        assert await app.housekeep() == {"stories": 0, "clusters": 0, "evidence": 0}
     finally:
         await app.aclose()

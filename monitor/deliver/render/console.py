@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monitor.deliver.render.text import (
+    article_quotes,
     clean,
     count_alerts,
     display_url,
@@ -62,6 +63,7 @@ def console_text(alert: Alert, *, color: bool) -> str:
             for seg, mark in segments
         )
         lines.append(f"  {text.strip()}")
+    lines += [f"  article: “{quote}”" for quote in article_quotes(alert)]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from monitor.deliver.render.text import (
     EXCERPT_MAX_CHARS,
+    article_quotes,
     clean,
     clip,
     count_alerts,
@@ -90,6 +91,17 @@ def _slack_excerpt(alert: Alert, budget_chars: int = SECTION_MAX_CHARS) -> str:
     return ""
 
 
+def _slack_quotes(alert: Alert, budget_chars: int) -> str:
+    """The quoted article sentences as mrkdwn block quotes, as many as fit ``budget_chars``."""
+    quotes = article_quotes(alert)
+    while quotes:
+        text = "\n".join(f"> _article:_ {escape_mrkdwn(q)}" for q in quotes)
+        if len(text) <= budget_chars:
+            return text
+        quotes = quotes[:-1]
+    return ""
+
+
 def _context_items(alert: Alert) -> list[str]:
     """The context line, each item already escaped."""
     items = [
@@ -132,8 +144,10 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     why_text = f"\n_{escape_mrkdwn(clip(clean(why), 120))}_" if why else ""
     if len(section) + len(why_text) > SECTION_MAX_CHARS - 20:
         why_text = ""
-    body = _slack_excerpt(alert, SECTION_MAX_CHARS - len(section) - len(why_text) - 2)
-    section = "\n".join(part for part in (section, body) if part) + why_text
+    quoted = _slack_quotes(alert, SECTION_MAX_CHARS - len(section) - len(why_text) - 200)
+    room = SECTION_MAX_CHARS - len(section) - len(quoted) - len(why_text) - 3
+    body = _slack_excerpt(alert, room)
+    section = "\n".join(part for part in (section, body, quoted) if part) + why_text
     return {
         "text": _notification_text(alert),
         "blocks": [
@@ -192,6 +206,7 @@ def slack_plain_payload(alert: Alert) -> dict[str, Any]:
         f"{SEVERITY_EMOJI[alert.severity]} *{sev}*: "
         + slack_link(alert.story.url, title_of(alert, 200)),
         _slack_excerpt(alert, 600),
+        _slack_quotes(alert, 700),
         " · ".join(_context_items(alert)),
     ]
     return {

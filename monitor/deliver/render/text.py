@@ -15,6 +15,9 @@ from monitor.models import Alert, Hit
 
 TITLE_MAX_CHARS = 300
 EXCERPT_MAX_CHARS = 400
+QUOTE_MAX_CHARS = 300
+#: How payloads name the field a quoted sentence came from (``content`` is the article text).
+FIELD_LABELS = {"title": "title", "summary": "summary", "content": "article"}
 
 # Removed from every shown string: C0/C1 controls except tab and newline, DEL; bidi controls
 # (LRM/RLM U+200E/F, ALM U+061C, embeddings/overrides U+202A-E, isolates U+2066-9) that can
@@ -122,8 +125,21 @@ def entity_names(alert: Alert, limit: int = 8) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))[:limit]
 
 
+def article_quotes(alert: Alert, limit: int = 2) -> list[str]:
+    """The quoted sentences of the article an alert was judged on (raw text, one line each)."""
+    if alert.evidence is None:
+        return []
+    quotes = (q.text for q in alert.evidence.quotes if q.field == "content")
+    return [clip(clean(text), QUOTE_MAX_CHARS) for text in quotes][:limit]
+
+
 def excerpt(alert: Alert, max_chars: int = EXCERPT_MAX_CHARS) -> list[tuple[str, bool]]:
-    """A window of the summary around the first match: ``(text, is_match)`` segments, raw."""
+    """A window of the summary around the first match: ``(text, is_match)`` segments, raw.
+
+    Empty for a story without a summary whose article is quoted (the quotes say it better).
+    """
+    if not alert.story.summary and article_quotes(alert, limit=1):
+        return []
     text = alert.story.summary or alert.story.content
     field = "summary" if alert.story.summary else "content"
     hits = sorted(_valid_hits(alert.hits, field, text), key=lambda h: h.start)

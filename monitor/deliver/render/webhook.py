@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.deliver.render.text import entity_names, iso_z
-from monitor.models import Alert, Hit
+from monitor.deliver.render.text import FIELD_LABELS, entity_names, iso_z
+from monitor.models import Alert, EvidenceRef, Hit
 
 WEBHOOK_SCHEMA_VERSION = 1
 
@@ -47,9 +47,22 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
             "entities": entity_names(alert, limit=50),
             "cluster_id": alert.cluster_id or None,
             "also_reported_by": list(alert.also_reported_by),
+            "evidence": _evidence_json(alert.evidence),
             "created_at": iso_z(alert.created_at),
             **_event_fields(alert),
         },
+    }
+
+
+def _evidence_json(evidence: EvidenceRef | None) -> dict[str, Any] | None:
+    """What the alert's evidence snapshot holds (``sanctions-monitor evidence ALERT_ID``)."""
+    if evidence is None:
+        return None
+    return {
+        "text_sha256": evidence.text_sha256,
+        "fetched_at": iso_z(evidence.fetched_at),
+        "article_fetched": evidence.article_fetched,
+        "quotes": [{"field": FIELD_LABELS[q.field], "text": q.text} for q in evidence.quotes],
     }
 
 

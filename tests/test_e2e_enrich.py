@@ -107,9 +107,10 @@ def config_for(
     )
 
 
-def events(stdout: str, name: str) -> list[dict[str, Any]]:
+def events(stderr: str, name: str) -> list[dict[str, Any]]:
+    """JSON log lines named ``name`` (logs go to stderr; stdout has the summary and alerts)."""
     found = []
-    for line in stdout.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("{"):
             event = json.loads(line)
             if event.get("event") == name:
@@ -148,7 +149,7 @@ def test_a_title_only_item_alerts_on_its_article_with_the_quote_everywhere(
     [slack] = slack_receiver.delivered()
     assert TRANSFER in json.dumps(slack.json(), ensure_ascii=False)
     assert TRANSFER in result.stdout  # the console destination
-    [enriched] = events(result.stdout, "article_enrichment")
+    [enriched] = events(result.stderr, "article_enrichment")
     assert enriched["outcome"] == "fetched"
 
     first = evidence(config, data["alert_id"], "--json")
@@ -207,7 +208,7 @@ def test_a_failing_article_leaves_the_story_judged_on_its_title(
     data = delivered.json()["data"]
     assert data["story"]["guid"] == "seed-aurus-1"
     assert data["evidence"]["article_fetched"] is False  # it had its own summary: no fetch
-    [outcome] = events(result.stdout, "article_enrichment")
+    [outcome] = events(result.stderr, "article_enrichment")
     assert outcome["outcome"] == "failed", outcome
     assert len(article_server.requests_for(path)) == 1
     assert article_server.requests_for("/world/aurus") == []
@@ -230,7 +231,7 @@ def test_robots_disallow_means_no_article_request(
     assert article_server.article_requests() == []
     assert len(article_server.robots_requests()) == 1
     assert webhook_receiver.delivered() == []
-    [outcome] = events(result.stdout, "article_enrichment")
+    [outcome] = events(result.stderr, "article_enrichment")
     assert (outcome["outcome"], outcome["reason"]) == ("skipped", "robots")
 
 
@@ -253,7 +254,7 @@ def test_a_story_that_is_not_a_candidate_never_causes_a_request(
     assert result.returncode == 0, result.stderr
     assert "stories new: 2" in result.stdout
     assert article_server.requests == []
-    assert events(result.stdout, "article_enrichment") == []
+    assert events(result.stderr, "article_enrichment") == []
 
 
 def sha256(text: str) -> str:

@@ -121,18 +121,18 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
     # 7: evidence snapshots of alerted stories (state/evidence.py), and the alerts citing them
     """
-    CREATE TABLE evidence (
+    CREATE TABLE IF NOT EXISTS evidence (
         story_key TEXT PRIMARY KEY,
         created_at REAL NOT NULL,
         text_sha256 TEXT NOT NULL,
         doc BLOB NOT NULL
     );
-    CREATE INDEX evidence_created ON evidence(created_at);
-    CREATE TABLE evidence_alerts (
+    CREATE INDEX IF NOT EXISTS evidence_created ON evidence(created_at);
+    CREATE TABLE IF NOT EXISTS evidence_alerts (
         alert_key TEXT PRIMARY KEY,
         story_key TEXT NOT NULL REFERENCES evidence(story_key) ON DELETE CASCADE
     );
-    CREATE INDEX evidence_alerts_story ON evidence_alerts(story_key);
+    CREATE INDEX IF NOT EXISTS evidence_alerts_story ON evidence_alerts(story_key);
     """,
 )
 

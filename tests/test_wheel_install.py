@@ -101,6 +101,8 @@ def test_init_then_once_alerts_with_the_bundled_rules_on_a_loopback_feed(
     config["server"] = {"enabled": False}
     config["http"] = {**config.get("http", {}), "allow_networks": ["127.0.0.0/8"]}
     config["defaults"] = {**config.get("defaults", {}), "max_story_age_h": 24 * 365}
+    # the item's link is not on loopback: the bundled config would fetch its article
+    config["enrich"] = {**config.get("enrich", {}), "enabled": False}
     (conf / "monitor.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
 
     result = _run([cli, "--config", str(conf / "monitor.yaml"), "once"], cwd=tmp_path)

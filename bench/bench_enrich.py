@@ -32,15 +32,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.detect.enrich import ArticleEnricher, EnrichPolicy  # noqa: E402
-from monitor.detect.evidence import is_candidate, is_thin  # noqa: E402
-from monitor.detect.fetch import FeedFetcher, build_client  # noqa: E402
-from monitor.detect.parse import html_to_text  # noqa: E402
-from monitor.detect.parse_pool import ProcessParser  # noqa: E402
-from monitor.detect.robots import RobotsCache  # noqa: E402
-from monitor.models import FeedSpec, FeedState, Story  # noqa: E402
-from monitor.service.config import BUNDLED_CONFIG, load_config  # noqa: E402
-from tests.servers.article_server import ArticleServer, article_html  # noqa: E402
+from monitor.detect.enrich import ArticleEnricher, EnrichPolicy
+from monitor.detect.evidence import is_candidate, is_thin
+from monitor.detect.fetch import FeedFetcher, build_client
+from monitor.detect.parse import html_to_text
+from monitor.detect.parse_pool import ProcessParser
+from monitor.detect.robots import RobotsCache
+from monitor.models import FeedSpec, FeedState, Story
+from monitor.service.config import BUNDLED_CONFIG, load_config
+from tests.servers.article_server import ArticleServer
 
 UA = "sanctions-monitor-bench/1"
 FEED = FeedSpec(id="bench", url="http://127.0.0.1/feed.xml")
@@ -66,7 +66,8 @@ def _story(url: str, n: int) -> Story:
 
 
 def _ms(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1e3:6.2f} ms, mean {statistics.mean(values) * 1e3:6.2f} ms"
+    median, mean = statistics.median(values) * 1e3, statistics.mean(values) * 1e3
+    return f"median {median:6.2f} ms, mean {mean:6.2f} ms"
 
 
 async def _cost(stories: int, paragraphs: int) -> None:

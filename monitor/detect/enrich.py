@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -100,6 +100,7 @@ class ArticleEnricher:
         robots: RobotsCache,
         policy: EnrichPolicy = EnrichPolicy(),
         observe: EnrichObserver | None = None,
+        partial: Callable[[Story, Sequence[Hit]], bool] | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.extractor = extractor
@@ -107,15 +108,19 @@ class ArticleEnricher:
         self.robots = robots
         self.policy = policy
         self.observe = observe
+        self.partial = partial  # the closest rule lacks one part (``evidence.is_partial_match``)
         self._host_fetches: dict[str, deque[datetime]] = {}
 
     def wants(self, story: Story, hits: Sequence[Hit]) -> bool:
-        """A thin story with an http(s) link and a DPRK-side or Russia-side hit."""
-        return (
-            _is_web_link(story.url)
-            and is_thin(story, min_words=self.policy.min_summary_words)
-            and is_candidate(hits)
-        )
+        """A thin story with an http(s) link and a DPRK-side or Russia-side hit, or a rule
+        that lacks one part only (``partial``, asked last: it tries every rule)."""
+        if not (
+            _is_web_link(story.url) and is_thin(story, min_words=self.policy.min_summary_words)
+        ):
+            return False
+        if is_candidate(hits):
+            return True
+        return bool(hits) and self.partial is not None and self.partial(story, hits)
 
     async def enrich(self, feed: FeedSpec, stories: Sequence[Story]) -> dict[str, Article]:
         """``{story key: Article}`` for the stories whose article could be fetched and read."""

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from monitor.detect.assess import why_not
+from monitor.detect.match import Pack
 from monitor.detect.match.evidence import _SENTENCE_END  # one sentence rule: rules, quotes
 from monitor.models import (
     Alert,
@@ -30,6 +32,7 @@ from monitor.models import (
     EvidenceSnapshot,
     Hit,
     Quote,
+    Severity,
     Story,
 )
 
@@ -57,10 +60,22 @@ def is_thin(story: Story, *, min_words: int) -> bool:
 def is_candidate(hits: Sequence[Hit]) -> bool:
     """True when the story has a DPRK-side or Russia-side entity hit (not a weak alias).
 
-    The one test the enricher applies before fetching; the detection issue's "closest rule
-    lacking one part" (a partial match) widens it when it lands.
+    The enricher's first test before fetching; ``is_partial_match`` is the second.
     """
     return any(h.kind == "entity" and not h.weak and h.side in CANDIDATE_SIDES for h in hits)
+
+
+def is_partial_match(story: Story, hits: Sequence[Hit], pack: Pack) -> bool:
+    """True when the rule closest to flagging ``story`` lacks one part only (issue 12's why-not).
+
+    ``met`` counts the rule's parts that hold plus its score; one part short means every part
+    but one holds (the score is not reached then either). Costs ~0.2 ms: asked only for thin
+    stories that have hits but no DPRK-side or Russia-side one.
+    """
+    if not hits:
+        return False
+    closest = why_not(story, hits, pack, min_severity=Severity.LOW, limit=1)
+    return bool(closest) and closest[0].met >= closest[0].total - 2
 
 
 def with_article(story: Story, article: Article) -> Story:

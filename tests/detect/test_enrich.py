@@ -114,6 +114,25 @@ def test_only_thin_candidates_with_web_links_are_wanted(
     assert not e.wants(long_summary, [DPRK_HIT])
 
 
+def test_a_partial_match_makes_a_candidate_without_a_side_hit(
+    client: httpx.AsyncClient, parser: ProcessParser
+) -> None:
+    asked: list[str] = []
+
+    def one_part_short(s: Story, hits: object) -> bool:
+        asked.append(s.key)
+        return s.key == "close"
+
+    e = enricher(client, parser)
+    e.partial = one_part_short
+    term = Hit("term", "arms", "shells", "title", 0, 6)
+    assert e.wants(story("https://news.example/a", key="close"), [term])
+    assert not e.wants(story("https://news.example/a", key="far"), [term])
+    assert not e.wants(story("https://news.example/a", key="none"), [])  # no hit: not asked
+    assert e.wants(story("https://news.example/a", key="side"), [DPRK_HIT])  # not asked either
+    assert asked == ["close", "far"]
+
+
 # --- fetch and extract -----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import pytest
 from monitor.detect.evidence import (
     attach_evidence,
     is_candidate,
+    is_partial_match,
     is_thin,
     judged_text,
     quotes_for,
@@ -18,6 +19,7 @@ from monitor.detect.evidence import (
     with_article,
 )
 from monitor.models import Alert, Article, Assessment, Hit, Quote, RuleMatch, Severity, Story
+from monitor.service.config import BUNDLED_CONFIG, load_config
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ARTICLE_TEXT = (
@@ -67,6 +69,14 @@ def test_a_candidate_needs_a_dprk_or_russia_entity_that_is_not_weak() -> None:
     assert not is_candidate([dprk._replace(side="other")])
     assert not is_candidate([dprk._replace(weak=True)])
     assert not is_candidate([Hit("term", "arms", "shells", "title", 0, 6)])
+
+
+def test_a_partial_match_is_a_rule_one_part_short_with_the_bundled_pack() -> None:
+    pack = load_config(BUNDLED_CONFIG).pack
+    near = story(title="Rosoboronexport signs an arms deal")  # Russia side + arms: no DPRK side
+    assert is_partial_match(near, pack.match(near), pack)
+    far = story(title="Heavy snow expected across the region")
+    assert not is_partial_match(far, pack.match(far), pack)
 
 
 def test_sentence_bounds_stop_at_sentence_ends_and_line_breaks() -> None:

@@ -11,9 +11,9 @@
 2. With a stream (e.g. ``../shared/eval/stream-2023-h1.jsonl.gz``): counts only, no fetching:
    how many items are thin (under ``enrich.min_summary_words`` words of summary, HTML
    stripped as the parser does), how many of those are candidates (a DPRK-side or Russia-side
-   hit with the bundled pack) and would have been fetched, overall and among the labeled
-   relevant items. The baseline is the share a monitor without the candidate test would fetch
-   (every thin item).
+   hit with the bundled pack, or a rule one part short) and would have been fetched, overall
+   and among the labeled relevant items. The baseline is the share a monitor without the
+   candidate test would fetch (every thin item).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.detect.enrich import ArticleEnricher, EnrichPolicy
-from monitor.detect.evidence import is_candidate, is_thin
+from monitor.detect.evidence import is_candidate, is_partial_match, is_thin
 from monitor.detect.fetch import FeedFetcher, build_client
 from monitor.detect.parse import html_to_text
 from monitor.detect.parse_pool import ProcessParser
@@ -121,7 +121,8 @@ def _items(path: Path) -> Iterator[dict[str, Any]]:
 
 def _candidates(path: Path, min_words: int) -> None:
     pack = load_config(BUNDLED_CONFIG).pack
-    total = thin = candidates = relevant = relevant_thin = relevant_candidates = 0
+    total = thin = candidates = relevant = relevant_thin = relevant_candidates = partial = 0
+    partial_s = 0.0
     started = time.perf_counter()
     for n, item in enumerate(_items(path)):
         story = Story(feed_id="stream", title=str(item.get("title") or ""), url=item.get("url"),
@@ -134,15 +135,26 @@ def _candidates(path: Path, min_words: int) -> None:
             continue
         thin += 1
         relevant_thin += is_relevant
-        if is_candidate(pack.match(story)):
-            candidates += 1
-            relevant_candidates += is_relevant
+        hits = pack.match(story)
+        if not is_candidate(hits):
+            if not hits:
+                continue
+            asked = time.perf_counter()
+            one_short = is_partial_match(story, hits, pack)
+            partial_s += time.perf_counter() - asked
+            if not one_short:
+                continue
+            partial += 1
+        candidates += 1
+        relevant_candidates += is_relevant
     elapsed = time.perf_counter() - started
     print(f"stream {path.name}: {total:,} items ({elapsed:.1f} s, counting only, no fetch)")
     print(f"  thin (< {min_words} words of summary): {thin:,} ({thin / total:.1%}) "
           "= baseline: fetched without the candidate test")  # fmt: skip
     print(f"  thin candidates, would be fetched:   {candidates:,} ({candidates / total:.2%} "
           f"of items, {candidates / max(thin, 1):.2%} of thin items)")  # fmt: skip
+    print(f"  of which by a partial match only (no DPRK/Russia-side hit): {partial:,}; "
+          f"partial-match test time {partial_s:.1f} s in all")  # fmt: skip
     print(f"  clear relevant items: {relevant}; thin: {relevant_thin}; "
           f"thin and candidate (enriched): {relevant_candidates}")  # fmt: skip
 

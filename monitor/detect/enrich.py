@@ -131,9 +131,12 @@ class ArticleEnricher:
         if not planned:
             return {}
         tasks = [asyncio.create_task(self._one(feed, story)) for story in planned]
-        done, pending = await asyncio.wait(tasks, timeout=self.policy.poll_budget_s)
-        for task in pending:
-            task.cancel()
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=self.policy.poll_budget_s)
+        finally:  # the budget ran out, or the poll itself was cancelled (shutdown)
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
         for story, task in zip(planned, tasks, strict=True):
             if task in pending:
                 self._count(feed, story, "skipped", "budget")

@@ -288,3 +288,15 @@ async def test_a_redirect_to_a_private_address_is_refused_by_the_network_policy(
         assert counts.articles == [("skipped", "policy")]
         assert internal.requests == []
         assert [r.path for r in outlet.article_requests()] == ["/a"]
+
+
+async def test_the_poll_budget_drops_what_is_still_running(
+    article_server: ArticleServer, client: httpx.AsyncClient, parser: ProcessParser
+) -> None:
+    quick = article_server.set_article("/quick", "T", PARAGRAPHS)
+    slow = article_server.set_article("/slow", "T", PARAGRAPHS, behaviour="slow", delay_s=4)
+    counts = Counts()
+    e = enricher(client, parser, counts=counts, timeout_s=10.0, poll_budget_s=1.5)
+    found = await e.enrich(FEED, [story(quick, key="q"), story(slow, key="s")])
+    assert set(found) == {"q"}
+    assert ("skipped", "budget") in counts.articles and ("fetched", "ok") in counts.articles

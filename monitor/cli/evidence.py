@@ -26,8 +26,7 @@ from typing import Any
 from monitor.cli.outbox import open_store
 from monitor.deliver.render.text import clean
 from monitor.models import EvidenceSnapshot
-from monitor.state.evidence import SqliteEvidence
-from monitor.state.sqlite import SqliteStore
+from monitor.state.evidence import evidence_archive
 
 FIELD_NAMES = {"title": "title", "summary": "summary", "content": "article"}
 
@@ -43,11 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_evidence(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        if not isinstance(store, SqliteStore):
-            print("evidence: snapshots are kept in a SQLite state only (not yet in PostgreSQL)",
-                  file=sys.stderr)  # fmt: skip
-            return 1
-        snap = SqliteEvidence(store).evidence_for(args.alert_id.strip())
+        archive = evidence_archive(store)
+        snap = archive.evidence_for(args.alert_id.strip()) if archive is not None else None
     if snap is None:
         print(f"evidence: no snapshot for alert {args.alert_id!r}", file=sys.stderr)
         return 1

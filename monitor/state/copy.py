@@ -3,7 +3,8 @@
 For a user moving from the embedded SQLite file to a shared PostgreSQL (or back). What moves:
 feed states, seen stories, pending and dead outbox rows, sent rows still inside the dedup
 window (older ones only feed ``outbox list``), disabled destinations, the dedup clusters with
-their index keys, and each cluster's alert memory (with Slack thread references), so a copy of
+their index keys, each cluster's alert memory (with Slack thread references) and the evidence
+snapshots of alerted stories (``evidence ALERT_ID`` works after the move), so a copy of
 a story seen before the move is a follow-up after it, not a new alert. Ids are kept: follow-ups
 and the index refer to them. The target must be empty (a fresh ``migrate``d store), so nothing
 there is overwritten; both stores must be at the same schema (see ``test_schema_parity``).
@@ -27,6 +28,8 @@ TABLES: tuple[tuple[str, str | None], ...] = (
     ("dedup_stories", None),
     ("dedup_keys", None),
     ("cluster_alerts", None),
+    ("evidence", None),
+    ("evidence_alerts", None),
 )
 BATCH = 2000
 

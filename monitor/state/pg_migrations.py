@@ -143,6 +143,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN lease_until DOUBLE PRECISION;
     ALTER TABLE feeds ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
     """,
+    # 5: evidence snapshots of alerted stories and the alerts citing them (SQLite's schema 7)
+    """
+    CREATE TABLE evidence (
+        story_key TEXT PRIMARY KEY,
+        created_at DOUBLE PRECISION NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        doc BYTEA NOT NULL
+    );
+    CREATE INDEX evidence_created ON evidence (created_at);
+    CREATE TABLE evidence_alerts (
+        alert_key TEXT PRIMARY KEY,
+        story_key TEXT NOT NULL REFERENCES evidence (story_key) ON DELETE CASCADE
+    );
+    CREATE INDEX evidence_alerts_story ON evidence_alerts (story_key);
+    """,
 )
 
 _CREATE_VERSIONS = (

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Alert, EvidenceSnapshot, Quote, Severity, Story
-from monitor.state.evidence import SqliteEvidence, decode_snapshot, encode_snapshot
+from monitor.ports import StateStore
+from monitor.state.copy import copy_state
+from monitor.state.evidence import (
+    SqliteEvidence,
+    decode_snapshot,
+    encode_snapshot,
+    evidence_archive,
+)
+from monitor.state.open import open_store
 from monitor.state.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -113,3 +121,37 @@ def test_an_alert_carries_its_evidence_ref_through_the_outbox(store: SqliteStore
     store.commit_stories([story], [alert], NOW)
     (entry,) = store.outbox()
     assert entry.alert.evidence == snap().ref
+
+
+# --- the same archive on both backends (contract), and store copy ---------------------------
+
+
+def test_the_archive_contract_holds_on_both_backends(state_store: StateStore) -> None:
+    archive = evidence_archive(state_store)
+    assert archive is not None
+    with state_store.transaction():
+        archive.save_evidence([snap(alerts=("m1", "m2"))])
+    archive.save_evidence([snap(created_at=NOW + timedelta(hours=1), alerts=("m3",))])
+    assert archive.evidence_for("m1") == archive.evidence_for("m2") == snap(alerts=("m1", "m2"))
+    found = archive.evidence_for("m3")
+    assert found is not None and found.created_at == NOW and found.text == TEXT
+    assert archive.evidence_for("nope") is None
+    with pytest.raises(RuntimeError), state_store.transaction():
+        archive.save_evidence([snap("rolled-back", alerts=("m9",))])
+        raise RuntimeError("crash before commit")
+    assert archive.evidence_for("m9") is None
+    assert archive.prune_evidence(NOW + timedelta(seconds=1)) == 1
+    assert archive.evidence_for("m1") is None and archive.evidence_count() == 0
+
+
+def test_store_copy_moves_the_snapshots(tmp_path: Path, pg_url: str) -> None:
+    src = open_store(f"sqlite:///{tmp_path / 'src.db'}")
+    dst = open_store(pg_url)
+    try:
+        evidence_archive(src).save_evidence([snap(alerts=("m1",))])  # type: ignore[union-attr]
+        report = copy_state(src, dst, sent_since=NOW)  # type: ignore[arg-type]
+        assert report.rows["evidence"] == 1 and report.rows["evidence_alerts"] == 1
+        assert evidence_archive(dst).evidence_for("m1") == snap(alerts=("m1",))  # type: ignore[union-attr]
+    finally:
+        src.close()
+        dst.close()

@@ -240,6 +240,7 @@ class EnrichModel(_Strict):
     extract_time_limit_s: PositiveFloat = 10.0
     max_text_chars: Annotated[int, Field(gt=0)] = 20_000
     robots_ttl_s: PositiveFloat = 86_400.0
+    partial_match: bool = False
     domains_skip: Annotated[tuple[str, ...], AfterValidator(_domains)] = ()
 
 

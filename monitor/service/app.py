@@ -33,10 +33,13 @@ from monitor.deliver.digest import digests_for
 from monitor.deliver.notifiers import build_notifier
 from monitor.deliver.pacing import rate_limits_for
 from monitor.deliver.worker import DeliveryWorker
+from monitor.detect.enrich import ArticleEnricher, EnrichPolicy
+from monitor.detect.evidence import is_partial_match
 from monitor.detect.fetch import FeedFetcher, build_client
 from monitor.detect.netpolicy import NetworkPolicy, parse_networks
 from monitor.detect.parse_pool import ProcessParser
 from monitor.detect.poller import FeedPoller, PollPolicy
+from monitor.detect.robots import RobotsCache
 from monitor.errors import MonitorError, StartupError, StoreError
 from monitor.ports import Clusters, Notifier, StateStore
 from monitor.service.config import Settings, load_config, resolve_config_path
@@ -44,6 +47,7 @@ from monitor.service.daemon import Daemon, DaemonHooks
 from monitor.service.metrics import Metrics
 from monitor.service.observability import add_secrets
 from monitor.service.ops_server import OpsServer
+from monitor.state.evidence import EvidenceArchive, evidence_archive
 from monitor.state.open import open_store
 
 log = structlog.get_logger(__name__)
@@ -70,6 +74,7 @@ class App:
     stream: TextIO
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     destination_types: dict[str, str] = field(default_factory=dict)
+    evidence: EvidenceArchive | None = None
 
     def apply(self, settings: Settings) -> None:
         """Swap rules, destinations and notifiers for a reloaded config; state is kept."""
@@ -98,8 +103,11 @@ class App:
         """
         retention = timedelta(days=self.settings.model.dedup.retention_days)
         cutoff = self.clock.now() - retention
-        removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0}
+        removed = {"stories": self.store.prune_stories(cutoff), "clusters": 0, "evidence": 0}
         memories = self.store.prune_cluster_alerts(cutoff)  # what old clusters knew of alerts
+        if self.evidence is not None:
+            kept = timedelta(days=self.settings.model.evidence.retention_days)
+            removed["evidence"] = self.evidence.prune_evidence(self.clock.now() - kept)
         while True:
             with self.store.transaction():
                 batch = self.clusters.prune(older_than=cutoff, limit=PRUNE_BATCH)
@@ -167,6 +175,8 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         digests=digests_for(settings.destinations),
         observe=metrics.delivery_observer(destination_types),
     )
+    evidence = evidence_archive(store)
+    enricher = _enricher(settings, fetcher=fetcher, parser=parser, clock=clock, metrics=metrics)
     poller = FeedPoller(
         fetcher=fetcher,
         parser=parser,
@@ -177,7 +187,11 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         clusters=clusters,
         health_destinations=model.health_alerts.destinations,
         policy=_policy(settings),
+        enricher=enricher,
+        evidence=evidence,
     )
+    if enricher is not None and settings.model.enrich.partial_match:  # the pack of the moment
+        enricher.partial = lambda story, hits: is_partial_match(story, hits, poller.pack)
     return App(
         settings=settings,
         store=store,
@@ -192,7 +206,35 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
         stream=out,
         notifiers=notifiers,
         destination_types=destination_types,
+        evidence=evidence,
     )
+
+
+def _enricher(
+    settings: Settings,
+    *,
+    fetcher: FeedFetcher,
+    parser: ProcessParser,
+    clock: SystemClock,
+    metrics: Metrics,
+) -> ArticleEnricher | None:
+    """The article fetcher for thin candidates (``enrich.*``), or None when it is off."""
+    enrich = settings.model.enrich
+    if not enrich.enabled:
+        return None
+    robots = RobotsCache(fetcher=fetcher, clock=clock, user_agent=settings.model.http.user_agent,
+                         ttl_s=enrich.robots_ttl_s)  # fmt: skip
+    policy = EnrichPolicy(
+        min_summary_words=enrich.min_summary_words,
+        max_per_poll=enrich.max_per_poll,
+        max_per_host_per_hour=enrich.max_per_host_per_hour,
+        poll_budget_s=enrich.poll_budget_s,
+        extract_time_limit_s=enrich.extract_time_limit_s,
+        max_text_chars=enrich.max_text_chars,
+        domains_skip=enrich.domains_skip,
+    )
+    return ArticleEnricher(fetcher=fetcher, extractor=parser, clock=clock, robots=robots,
+                           policy=policy, observe=metrics)  # fmt: skip
 
 
 def _build_notifiers(

@@ -101,14 +101,14 @@ def test_pruning_forgets_old_snapshots_and_their_alert_links(store: SqliteStore)
     assert links == 1
 
 
-def test_a_version_5_database_gains_the_evidence_tables(tmp_path: Path) -> None:
+def test_a_version_6_database_gains_the_evidence_tables(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
-    conn.executescript("DROP TABLE evidence_alerts; DROP TABLE evidence; PRAGMA user_version = 5;")
+    conn.executescript("DROP TABLE evidence_alerts; DROP TABLE evidence; PRAGMA user_version = 6;")
     conn.close()
     store = SqliteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 7
     SqliteEvidence(store).save_evidence([snap()])
     assert SqliteEvidence(store).evidence_for("m1") == snap()
 

@@ -58,7 +58,7 @@ def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     assert (
         store.conn.execute("PRAGMA user_version").fetchone()[0]
         == len(store_module._MIGRATIONS)
-        == 6
+        == 7
     )
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -215,7 +215,7 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert (
         store.conn.execute("PRAGMA user_version").fetchone()[0]
         == len(store_module._MIGRATIONS)
-        == 6
+        == 7
     )
     assert store.story_count() == 1
     new, edited = store.triage([replace(make_story("old"), title="kept")])

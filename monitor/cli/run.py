@@ -85,7 +85,7 @@ def once_exit_code(summary: CycleSummary) -> int:
 
 
 async def _once(settings: Settings) -> CycleSummary:
-    app = build_app(settings)
+    app = build_app(settings, remember_items=False)
     try:
         return await build_daemon(app).once()
     finally:

@@ -127,8 +127,14 @@ class App:
         self.store.close()
 
 
-def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
-    """Compose the monitor from ``settings`` (the composition root)."""
+def build_app(
+    settings: Settings, *, stream: TextIO | None = None, remember_items: bool = True
+) -> App:
+    """Compose the monitor from ``settings`` (the composition root).
+
+    ``remember_items=False`` (``once``: every feed is polled one time) leaves the parser pool's
+    item memory off: it only pays from a feed's second poll and holds ~20 KB per feed.
+    """
     out = stream or sys.stdout
     clock = SystemClock()
     model = settings.model
@@ -160,7 +166,8 @@ def build_app(settings: Settings, *, stream: TextIO | None = None) -> App:
     )
     # known: parse only a changed feed's new or edited items (issue 16)
     parser = ProcessParser(
-        time_limit_s=model.defaults.parse_time_limit_s, known=store.stored_digests
+        time_limit_s=model.defaults.parse_time_limit_s,
+        known=store.stored_digests if remember_items else None,
     )
     notifiers = _build_notifiers(settings, client=client, clock=clock, stream=out)
     metrics = Metrics()

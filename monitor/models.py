@@ -82,6 +82,7 @@ class DestinationSpec:
     burst: int = 1
     digest_every_s: float | None = None
     timeout_s: float = 10.0
+    concurrency: int = 1  # sends in flight at once (config default: 4 for webhooks, else 1)
 
 
 # --- fetch → parse --------------------------------------------------------------------------

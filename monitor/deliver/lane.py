@@ -1,7 +1,9 @@
 """One delivery lane per destination: order, pause, token bucket, disable, digest or fold.
 
-Orchestration, run by ``deliver.worker``. A lane sends its destination's due rows one at a
-time, oldest first, so a failing head is never overtaken:
+Orchestration, run by ``deliver.worker``. A lane sends its destination's due rows oldest first,
+up to ``concurrency`` at once (webhooks default to 4, everything else to 1), and starts no row
+while the lane is paused, so a failing head is never overtaken by more than the sends already in
+flight; a follow-up (``alert.updated``) never starts before its parent's send has finished:
 
 - a failed send pauses the lane until the row's next attempt (at most ``max_pause_s``); a
   Retry-After pauses it for the whole wait; a token bucket paces sends (short waits inline,
@@ -91,8 +93,10 @@ class Lane:
         bucket: TokenBucket | None = None,
         digest_policy: DigestPolicy | None = None,
         paused_until: datetime | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.destination_id = notifier.destination_id
+        self.concurrency = max(1, concurrency)
         self.notifier = notifier
         self.ctx = context
         self.record = context.recorder
@@ -117,26 +121,56 @@ class Lane:
         immediate, batched = digest.split(
             entries, self.digest_policy, folds_updates=self.notifier.capabilities.folds_updates
         )
-        changed = 0
-        for index, entry in enumerate(immediate):
-            if self.ctx.stop.is_set():
-                break
-            if not await self._ready():
-                changed += self._defer(immediate[index:], stats, push=push_deferred)
-                break
-            await self._attempt(entry, stats)
-            changed += 1
-            if self.unmarked is not None:  # the store failed: hold the rest of the lane
-                stats.held += len(immediate) - index - 1 + len(batched)
-                return changed
-            if self._disabled_now is not None:
-                reason = f"destination disabled: {self._disabled_now}"
-                for later in [*immediate[index + 1 :], *batched]:
-                    self.record.dead(later, reason, stats)
-                return len(entries)
+        changed, started = await self._send_in_order(immediate, stats, push=push_deferred)
+        if self.unmarked is not None:  # the store failed: hold the rest of the lane
+            stats.held += len(immediate) - started + len(batched)
+            return changed
+        if self._disabled_now is not None:
+            reason = f"destination disabled: {self._disabled_now}"
+            for later in [*immediate[started:], *batched]:
+                self.record.dead(later, reason, stats)
+            return len(entries)
         if batched and not self.ctx.stop.is_set():
             changed += await self._digest(batched, stats, push=push_deferred)
         return changed
+
+    async def _send_in_order(
+        self, rows: Sequence[OutboxEntry], stats: DeliveryStats, *, push: bool
+    ) -> tuple[int, int]:
+        """Start ``rows`` in order, up to ``concurrency`` sends in flight; wait for them all.
+
+        Returns (rows that changed state, rows started). No row starts once the lane is
+        paused (a failure among those in flight pauses it), disabled or stopping; so a kill or
+        a failure can overtake or repeat at most the sends already in flight.
+        """
+        slots = asyncio.Semaphore(self.concurrency)
+        in_flight: dict[str, asyncio.Task[Result]] = {}  # alert key -> its send
+        changed = started = 0
+        for index, entry in enumerate(rows):
+            parent = in_flight.get(entry.alert.parent_alert_id or "")
+            if parent is not None:
+                await asyncio.wait({parent})  # a follow-up never goes out before its parent
+            await slots.acquire()
+            if self.ctx.stop.is_set() or self._disabled_now is not None or self.unmarked is not None:
+                slots.release()
+                break
+            if not await self._ready():
+                slots.release()
+                changed += self._defer(rows[index:], stats, push=push)
+                break
+            in_flight[entry.alert.key] = asyncio.create_task(self._in_slot(entry, stats, slots))
+            changed += 1
+            started += 1
+        await asyncio.gather(*in_flight.values())
+        return changed, started
+
+    async def _in_slot(
+        self, entry: OutboxEntry, stats: DeliveryStats, slots: asyncio.Semaphore
+    ) -> Result:
+        try:
+            return await self._attempt(entry, stats)
+        finally:
+            slots.release()
 
     # --- pacing ---------------------------------------------------------------------------------
 

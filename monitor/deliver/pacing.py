@@ -41,6 +41,11 @@ class TokenBucket:
         self.tokens -= 1
 
 
+def concurrency_for(destinations: Sequence[DestinationSpec]) -> dict[str, int]:
+    """``DeliveryWorker(concurrency=...)`` from the configured destinations."""
+    return {d.id: d.concurrency for d in destinations}
+
+
 def rate_limits_for(destinations: Sequence[DestinationSpec]) -> dict[str, tuple[float, int]]:
     """``DeliveryWorker(rate_limits=...)`` from the configured destinations."""
     return {d.id: (d.rate_per_s, d.burst) for d in destinations if d.rate_per_s}

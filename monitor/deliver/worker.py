@@ -24,7 +24,6 @@ written, logged and measured in one place (``deliver.outcomes``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -65,6 +64,7 @@ class DeliveryWorker:
         give_up_after_s: float = 6 * 3600,
         rate_limits: Mapping[str, tuple[float, int]] | None = None,
         digests: Mapping[str, DigestPolicy] | None = None,
+        concurrency: Mapping[str, int] | None = None,
         batch_size: int = 200,
         jitter: float = 0.2,
         max_pause_s: float = 60.0,
@@ -100,7 +100,10 @@ class DeliveryWorker:
         self.lanes: dict[str, Lane] = {}
         self._pauses: dict[str, datetime] = {}  # kept across reloads, like the outbox
         self._lock = asyncio.Lock()
-        self.replace_notifiers(notifiers, rate_limits=rate_limits, digests=digests)
+        self._wake = asyncio.Event()  # set by ``wake``: a poll committed alerts
+        self.replace_notifiers(
+            notifiers, rate_limits=rate_limits, digests=digests, concurrency=concurrency
+        )
 
     def replace_notifiers(
         self,
@@ -108,8 +111,12 @@ class DeliveryWorker:
         *,
         rate_limits: Mapping[str, tuple[float, int]] | None = None,
         digests: Mapping[str, DigestPolicy] | None = None,
+        concurrency: Mapping[str, int] | None = None,
     ) -> None:
-        """Swap destinations (hot reload): one new lane each; the outbox and pauses are kept."""
+        """Swap destinations (hot reload): one new lane each; the outbox and pauses are kept.
+
+        ``concurrency``: sends in flight per destination (default 1; see ``concurrency_for``).
+        """
         self._pauses.update(
             {dest: lane.paused_until for dest, lane in self.lanes.items() if lane.paused_until}
         )
@@ -123,6 +130,7 @@ class DeliveryWorker:
                 bucket=TokenBucket(*limits[dest], now_s) if dest in limits else None,
                 digest_policy=policies.get(dest),
                 paused_until=self._pauses.get(dest),
+                concurrency=(concurrency or {}).get(dest, 1),
             )
             for dest, notifier in notifiers.items()
         }
@@ -168,9 +176,24 @@ class DeliveryWorker:
                 log.error("delivery_pass_failed", error=str(exc))
             except Exception:  # the worker must outlive a bug in one pass; rows stay queued
                 log.exception("delivery_pass_crashed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_interval_s)
+            await self._idle(stop, poll_interval_s)
         log.info("delivery_worker_stopped")
+
+    def wake(self) -> None:
+        """Start the next pass now instead of at the next tick (the daemon calls it when a poll
+        has committed alerts, so time to alert does not wait for ``poll_interval_s``)."""
+        self._wake.set()
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait until ``stop``, ``wake`` or ``seconds``, whichever comes first."""
+        if not self._wake.is_set():
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            _, pending = await asyncio.wait(
+                waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in pending:
+                waiting.cancel()
+        self._wake.clear()
 
     async def _destination(
         self,

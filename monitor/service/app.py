@@ -31,7 +31,7 @@ import structlog
 from monitor.clock import SystemClock
 from monitor.deliver.digest import digests_for
 from monitor.deliver.notifiers import build_notifier
-from monitor.deliver.pacing import rate_limits_for
+from monitor.deliver.pacing import concurrency_for, rate_limits_for
 from monitor.deliver.worker import DeliveryWorker
 from monitor.detect.enrich import ArticleEnricher, EnrichPolicy
 from monitor.detect.evidence import is_partial_match
@@ -88,6 +88,7 @@ class App:
         self.worker.replace_notifiers(
             notifiers,
             rate_limits=rate_limits_for(settings.destinations),
+            concurrency=concurrency_for(settings.destinations),
             digests=digests_for(settings.destinations),
         )
         self.notifiers = notifiers
@@ -179,6 +180,7 @@ def build_app(
         retry_schedule_s=model.delivery.retry_schedule_s,
         give_up_after_s=model.delivery.give_up_after_s,
         rate_limits=rate_limits_for(settings.destinations),
+        concurrency=concurrency_for(settings.destinations),
         digests=digests_for(settings.destinations),
         observe=metrics.delivery_observer(destination_types),
     )

@@ -75,6 +75,9 @@ class DeliveryRunner(Protocol):
 
     async def run(self, stop: asyncio.Event, *, poll_interval_s: float = 1.0) -> None: ...
 
+    def wake(self) -> None:
+        """Deliver now: a poll has just committed alerts."""
+
 
 # PollOutcome.error_kind of a poll that failed on the state store or on a bug (``once`` exit 1)
 RUNTIME_ERROR_KINDS = frozenset({"StoreError", "internal"})
@@ -179,6 +182,8 @@ class Daemon:
             self.cycles_done += 1
             self._polled_once.clear()
             self.observer.observe_cycle()
+        if outcome.alerts_queued:
+            self.worker.wake()  # committed with the poll: deliver now, not at the next tick
         self.observer.observe_poll(outcome)
         return outcome
 

@@ -298,7 +298,8 @@ def test_sigterm_with_a_send_hanging_past_the_grace_period_still_exits_0(
     config = write_config(
         tmp_path,
         feeds=[{"id": "hang", "url": feed_url, "interval_s": 1}],
-        destinations=[hook(webhook_receiver, timeout_s=60)],  # only the grace can end the send
+        # only the grace can end the send; one at a time, so the other two wait behind it
+        destinations=[hook(webhook_receiver, timeout_s=60, concurrency=1)],
         extra={"server": {"enabled": False, "grace_s": grace_s}},
     )
     webhook_receiver.hang(45.0)  # the first request is answered long after the test is over

@@ -151,7 +151,8 @@ class Lane:
             if parent is not None:
                 await asyncio.wait({parent})  # a follow-up never goes out before its parent
             await slots.acquire()
-            if self.ctx.stop.is_set() or self._disabled_now is not None or self.unmarked is not None:
+            blocked = self._disabled_now is not None or self.unmarked is not None
+            if self.ctx.stop.is_set() or blocked:
                 slots.release()
                 break
             if not await self._ready():

@@ -26,17 +26,10 @@ from tests.servers.webhook_receiver import (
     webhook_receiver,
 )
 from tests.support import run_cli, write_config
+from tests.test_e2e_once import AURUS  # the seed story: a Russia-DPRK transfer
 
 __all__ = ["feed_server", "slack_receiver", "webhook_receiver"]
 
-AURUS = item(
-    "Putin gave Kim Jong Un a Russian-made Aurus car",
-    link="https://news.example/world/aurus-gift",
-    guid="seed-aurus-1",
-    description="Seoul says UN Security Council resolutions ban supplying North Korea with "
-    "vehicles under HS codes 86 to 89, so the limousine breaches the sanctions on the DPRK.",
-    pub_date=datetime.now(UTC) - timedelta(hours=1),
-)
 TROOPS = item(
     "North Korean troops deployed to Russia's Kursk region, Seoul says",
     link="https://news.example/world/troops-kursk",

@@ -5,7 +5,6 @@ receiver that verifies Standard Webhooks signatures."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ import yaml
 
 from monitor.errors import ConfigError
 from monitor.service.config import load_config
-from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
+from tests.servers.feed_server import FeedServer, feed_server, rss_feed
 from tests.servers.webhook_receiver import TEST_SECRETS, WebhookReceiver, webhook_receiver
 from tests.support import BUNDLED, cli_env, run_cli, write_config
+from tests.test_e2e_once import AURUS  # the seed story: a Russia-DPRK transfer
 
 __all__ = ["feed_server", "webhook_receiver"]
 
@@ -100,15 +100,6 @@ def test_secret_file_paths_are_relative_to_the_config_and_state_to_the_cwd(
 
 
 # --- through the CLI, against a real receiver --------------------------------------------------
-
-AURUS = item(
-    "Putin gave Kim Jong Un a Russian-made Aurus car",
-    link="https://news.example/world/aurus-gift",
-    guid="seed-aurus-1",
-    description="Seoul says UN Security Council resolutions ban supplying North Korea with "
-    "vehicles under HS codes 86 to 89, so the limousine breaches the sanctions on the DPRK.",
-    pub_date=datetime.now(UTC) - timedelta(hours=1),
-)
 
 
 @pytest.mark.slow

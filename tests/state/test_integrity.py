@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.state.integrity import DamagedState
 from monitor.state.sqlite import SqliteStore
-from tests.servers.feed_server import FeedServer, feed_server, item, rss_feed
+from tests.servers.feed_server import FeedServer, feed_server, rss_feed
 from tests.servers.webhook_receiver import TEST_SECRETS, WebhookReceiver, webhook_receiver
 from tests.support import run_cli, write_config
+from tests.test_e2e_once import AURUS  # the seed story: a Russia-DPRK transfer
 
 __all__ = ["feed_server", "webhook_receiver"]
-
-AURUS = item(
-    "Putin gave Kim Jong Un a Russian-made Aurus car",
-    link="https://news.example/world/aurus-gift",
-    guid="seed-aurus-1",
-    description="Seoul says UN Security Council resolutions ban supplying North Korea with "
-    "vehicles under HS codes 86 to 89, so the limousine breaches the sanctions on the DPRK.",
-    pub_date=datetime.now(UTC) - timedelta(hours=1),
-)
 
 
 def _empty(path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -16,7 +15,12 @@ from monitor.deliver.render.slack import (
     slack_payload,
     slack_plain_payload,
 )
-from tests.deliver.render.golden import check_golden, validate_blocks
+from tests.deliver.render.golden import (
+    check_golden,
+    control_sequences,
+    mrkdwn_strings,
+    validate_blocks,
+)
 from tests.fixtures.delivery.samples import (
     alert,
     digest_alerts,
@@ -26,30 +30,6 @@ from tests.fixtures.delivery.samples import (
     span,
     story,
 )
-
-
-def mrkdwn_strings(payload: dict[str, Any]) -> list[str]:
-    """Every string Slack parses as mrkdwn: the top-level text and mrkdwn text objects."""
-    found = [payload["text"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(payload.get("blocks", []))
-    return found
-
-
-def control_sequences(text: str) -> list[str]:
-    """The ``<...>`` sequences Slack would act on (mentions, channel links, links)."""
-    return re.findall(r"<([^<>]*)>", text)
-
 
 # --- golden files, validated by slack_sdk -----------------------------------------------------
 

@@ -188,13 +188,18 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def _row(name: str, c: Counts) -> str:
-    """One table row; a ratio with nothing to divide shows ``-`` (no flags, no relevant items)."""
+def ratio_cells(c: Counts) -> str:
+    """Precision, recall and F1 as table cells; a ratio with nothing to divide shows ``-``."""
     flagged, relevant = c.tp + c.fp, c.tp + c.fn
     prec = f"{c.precision:>7.3f}" if flagged else f"{'-':>7}"
     recall = f"{c.recall:>8.3f}" if relevant else f"{'-':>8}"
     f1 = f"{c.f1:>7.3f}" if flagged and relevant else f"{'-':>7}"
-    return f"{name[:27]:<28}{prec}{recall}{f1}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>8}"
+    return f"{prec}{recall}{f1}"
+
+
+def _row(name: str, c: Counts) -> str:
+    """One table row (no flags or no relevant items: ``-`` for the ratios)."""
+    return f"{name[:27]:<28}{ratio_cells(c)}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>8}"
 
 
 def within_dates(

@@ -32,7 +32,7 @@ from typing import Any
 
 from monitor.detect import dedup, similar
 from monitor.models import Story
-from monitor.tools.evaluate import Counts
+from monitor.tools.evaluate import Counts, ratio_cells
 
 KINDS = ("same_summary", "prefix_suffix", "rewritten", "title_only")
 SWEEP = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
@@ -117,11 +117,8 @@ class DedupReport:
 
 
 def _row(name: str, c: Counts) -> str:
-    flagged, copies = c.tp + c.fp, c.tp + c.fn
-    prec = f"{c.precision:>7.3f}" if flagged else f"{'-':>7}"
-    recall = f"{c.recall:>8.3f}" if copies else f"{'-':>8}"
-    f1 = f"{c.f1:>7.3f}" if flagged and copies else f"{'-':>7}"
-    return f"{name:<24}{c.total:>6}{copies:>6}{prec}{recall}{f1}{c.tp:>5}{c.fp:>5}{c.fn:>5}"
+    copies = c.tp + c.fn
+    return f"{name:<24}{c.total:>6}{copies:>6}{ratio_cells(c)}{c.tp:>5}{c.fp:>5}{c.fn:>5}"
 
 
 # --- reading ----------------------------------------------------------------------------------
